@@ -1,0 +1,336 @@
+//! `finsight demo`: a deterministic synthetic bank written as Parquet.
+//!
+//! Scale 1 is 100,000 customers and about 5.5 million card transactions over
+//! 2023-01-01..2025-06-30, plus accounts, app events, loans, consents,
+//! marketing campaigns, market prices, positions and branches. Customers are
+//! generated in chunks, each from its own seeded RNG, on all cores; the chunks
+//! are written in order, so memory stays bounded at any scale and the same
+//! seed gives the same files.
+
+mod generate;
+mod people;
+mod reference;
+mod tables;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::error::{Error, Result};
+
+/// Customers per generated chunk: large enough for efficient row groups,
+/// small enough that a chunk of every table fits easily in memory.
+const CHUNK_CUSTOMERS: i64 = 5_000;
+/// Rows per file before a table rolls over to its next part file.
+const ROWS_PER_FILE: usize = 20_000_000;
+/// Rows per Parquet row group (DuckDB and DataFusion both scan these in parallel).
+const ROW_GROUP_ROWS: usize = 1_000_000;
+const MANIFEST: &str = "_finsight_demo.txt";
+
+/// What `finsight demo` generates.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub dir: PathBuf,
+    /// 1.0 = 100,000 customers; fractions are allowed for tests.
+    pub scale: f64,
+    pub seed: u64,
+    /// Regenerate even if `dir` already holds this scale and seed.
+    pub force: bool,
+    pub progress: bool,
+}
+
+/// What was generated.
+#[derive(Debug, Clone)]
+pub struct DemoSummary {
+    pub customers: i64,
+    pub transactions: u64,
+    pub elapsed: Duration,
+    pub reused: bool,
+    pub bytes: u64,
+}
+
+/// Writes the demo bank into `options.dir` (or reuses an identical one).
+pub fn generate(options: &DemoOptions) -> Result<DemoSummary> {
+    if !(options.scale > 0.0 && options.scale <= 1_000.0) {
+        return Err(Error::Usage(format!(
+            "demo: --scale must be > 0 and <= 1000, got {}",
+            options.scale
+        )));
+    }
+    let started = Instant::now();
+    let customers = ((100_000.0 * options.scale).round() as i64).max(1);
+    let manifest_text = format!(
+        "finsight demo data\nversion={}\nscale={}\nseed={}\ncustomers={customers}\n",
+        env!("CARGO_PKG_VERSION"),
+        options.scale,
+        options.seed
+    );
+    let manifest_path = options.dir.join(MANIFEST);
+    if !options.force
+        && let Ok(stored) = std::fs::read_to_string(&manifest_path)
+        && stored.starts_with(&manifest_text)
+    {
+        let transactions = stored
+            .lines()
+            .find_map(|l| l.strip_prefix("transactions="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        return Ok(DemoSummary {
+            customers,
+            transactions,
+            elapsed: started.elapsed(),
+            reused: true,
+            bytes: dir_size(&options.dir),
+        });
+    }
+    prepare_dir(&options.dir)?;
+
+    let chunks = (customers + CHUNK_CUSTOMERS - 1) / CHUNK_CUSTOMERS;
+    let progress = if options.progress {
+        ProgressBar::new(customers as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    progress.set_style(
+        ProgressStyle::with_template(
+            "{spinner} generating demo bank [{bar:30}] {human_pos}/{human_len} customers, {msg} ({elapsed})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let mut writers = Writers::new(&options.dir);
+    let next_chunk = AtomicU64::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(chunks as usize)
+        .max(1);
+    let transactions = std::thread::scope(|scope| -> Result<u64> {
+        let (sender, receiver) =
+            mpsc::sync_channel::<(u64, Result<generate::Chunk, Error>)>(workers * 2);
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let next_chunk = &next_chunk;
+            scope.spawn(move || {
+                loop {
+                    let chunk = next_chunk.fetch_add(1, Ordering::Relaxed);
+                    if chunk >= chunks as u64 {
+                        break;
+                    }
+                    let first = chunk as i64 * CHUNK_CUSTOMERS + 1;
+                    let count = CHUNK_CUSTOMERS.min(customers - first + 1);
+                    let result = generate::generate_chunk(options.seed, chunk, first, count)
+                        .map_err(Error::from);
+                    if sender.send((chunk, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        // Chunks arrive out of order; write them in order so files are
+        // sorted by customer and identical across runs.
+        let mut pending = BTreeMap::new();
+        let mut next_to_write = 0;
+        let mut transactions = 0u64;
+        for (index, chunk) in receiver {
+            pending.insert(index, chunk);
+            while let Some(chunk) = pending.remove(&next_to_write) {
+                let chunk = chunk?;
+                transactions += chunk.transactions as u64;
+                for (table, batch) in chunk.tables {
+                    writers.write(table, &batch)?;
+                }
+                progress.inc(
+                    CHUNK_CUSTOMERS.min(customers - next_to_write as i64 * CHUNK_CUSTOMERS) as u64,
+                );
+                progress.set_message(format!("{transactions} transactions"));
+                next_to_write += 1;
+            }
+        }
+        Ok(transactions)
+    })?;
+    writers.write("market_prices", &generate::market_prices(options.seed)?)?;
+    writers.write("campaigns", &generate::campaigns()?)?;
+    writers.write("branches", &generate::branches(options.seed)?)?;
+    writers.close()?;
+    progress.finish_and_clear();
+    std::fs::write(
+        &manifest_path,
+        format!("{manifest_text}transactions={transactions}\n"),
+    )
+    .map_err(|e| Error::io("write", &manifest_path, e))?;
+    Ok(DemoSummary {
+        customers,
+        transactions,
+        elapsed: started.elapsed(),
+        reused: false,
+        bytes: dir_size(&options.dir),
+    })
+}
+
+/// Removes the tables of an earlier demo run (only those, never other files).
+fn prepare_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    for table in TABLES {
+        let path = dir.join(table);
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+                .map_err(|e| Error::io("remove old demo table", &path, e))?;
+        }
+    }
+    let _ = std::fs::remove_file(dir.join(MANIFEST));
+    Ok(())
+}
+
+/// The tables `demo` writes, one folder each.
+pub const TABLES: &[&str] = &[
+    "customers",
+    "accounts",
+    "transactions",
+    "app_events",
+    "loans",
+    "consents",
+    "campaigns",
+    "campaign_responses",
+    "market_prices",
+    "positions",
+    "branches",
+];
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                dir_size(&path)
+            } else {
+                e.metadata().map_or(0, |m| m.len())
+            }
+        })
+        .sum()
+}
+
+/// One rolling Parquet writer per table.
+struct Writers {
+    dir: PathBuf,
+    open: HashMap<&'static str, TableWriter>,
+}
+
+struct TableWriter {
+    writer: ArrowWriter<File>,
+    rows_in_file: usize,
+    part: usize,
+}
+
+impl Writers {
+    fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            open: HashMap::new(),
+        }
+    }
+
+    fn properties() -> WriterProperties {
+        WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .build()
+    }
+
+    fn open_file(
+        &self,
+        table: &str,
+        part: usize,
+        batch: &RecordBatch,
+    ) -> Result<ArrowWriter<File>> {
+        let folder = self.dir.join(table);
+        std::fs::create_dir_all(&folder).map_err(|e| Error::io("create", &folder, e))?;
+        let path = folder.join(format!("part-{part:05}.parquet"));
+        let file = File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+        Ok(
+            ArrowWriter::try_new(file, batch.schema(), Some(Self::properties()))
+                .map_err(datafusion::error::DataFusionError::from)?,
+        )
+    }
+
+    fn write(&mut self, table: &'static str, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 && self.open.contains_key(table) {
+            return Ok(());
+        }
+        let roll = self
+            .open
+            .get(table)
+            .is_some_and(|w| w.rows_in_file >= ROWS_PER_FILE);
+        if roll && let Some(old) = self.open.remove(table) {
+            old.writer
+                .close()
+                .map_err(datafusion::error::DataFusionError::from)?;
+            let writer = self.open_file(table, old.part + 1, batch)?;
+            self.open.insert(
+                table,
+                TableWriter {
+                    writer,
+                    rows_in_file: 0,
+                    part: old.part + 1,
+                },
+            );
+        }
+        if !self.open.contains_key(table) {
+            let writer = self.open_file(table, 0, batch)?;
+            self.open.insert(
+                table,
+                TableWriter {
+                    writer,
+                    rows_in_file: 0,
+                    part: 0,
+                },
+            );
+        }
+        if let Some(w) = self.open.get_mut(table) {
+            w.writer
+                .write(batch)
+                .map_err(datafusion::error::DataFusionError::from)?;
+            w.rows_in_file += batch.num_rows();
+        }
+        Ok(())
+    }
+
+    fn close(self) -> Result<()> {
+        for (_, w) in self.open {
+            w.writer
+                .close()
+                .map_err(datafusion::error::DataFusionError::from)?;
+        }
+        Ok(())
+    }
+}
+
+/// Example queries printed after the demo, each answerable on its tables.
+pub const EXAMPLE_QUERIES: &[(&str, &str)] = &[
+    (
+        "Monthly card spend and fraud rate",
+        "SELECT date_trunc('month', ts) AS month, count(*) AS transactions,\n       round(sum(amount), 2) AS spend, round(avg(CASE WHEN is_fraud THEN 1.0 ELSE 0.0 END) * 100, 3) AS fraud_pct\nFROM transactions GROUP BY 1 ORDER BY 1 LIMIT 12;",
+    ),
+    (
+        "Recency, frequency and monetary value by segment",
+        "SELECT c.segment, count(DISTINCT t.customer_id) AS customers,\n       round(avg(DATE '2025-06-30' - CAST(t.ts AS DATE)), 1) AS avg_days_since_purchase,\n       round(count(*) * 1.0 / count(DISTINCT t.customer_id), 1) AS purchases_per_customer,\n       round(sum(t.amount) / count(DISTINCT t.customer_id), 2) AS spend_per_customer\nFROM transactions t JOIN customers c USING (customer_id)\nGROUP BY c.segment ORDER BY spend_per_customer DESC;",
+    ),
+    (
+        "Loan default rate and average model score by score band",
+        "SELECT floor(model_score * 10) / 10 AS score_band, count(*) AS loans,\n       round(avg(CASE WHEN defaulted THEN 1.0 ELSE 0.0 END), 3) AS default_rate,\n       round(avg(model_score), 3) AS avg_score\nFROM loans GROUP BY 1 ORDER BY 1;",
+    ),
+];

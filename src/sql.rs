@@ -1,0 +1,465 @@
+//! SQL text handling shared by the REPL and the script runner: splitting a
+//! source into statements with the SQL tokenizer (so `;` inside strings,
+//! comments and dollar quotes is not a separator), variable substitution, and
+//! finsight's one statement of its own, `ASSERT`.
+//!
+//! ```sql
+//! ASSERT (SELECT count(*) FROM customers) = 100000, 'one row per customer';
+//! ASSERT NOT EXISTS (SELECT * FROM loans WHERE score NOT BETWEEN 0 AND 1);
+//! ```
+//!
+//! `ASSERT condition [, 'message']` passes when the condition is TRUE. FALSE or
+//! NULL fails it; a failure reports both sides of a comparison, or the first
+//! rows of an `EXISTS`/`NOT EXISTS` subquery, so the log says what was found.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::common::{DataFusionError, Result, plan_err};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr as SqlExpr, UnaryOperator};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
+
+/// One statement of a source text and where it starts (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub text: String,
+    pub line: u64,
+    pub column: u64,
+}
+
+/// A source text that cannot be split, e.g. an unterminated string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitError {
+    pub message: String,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl std::fmt::Display for SplitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}
+
+fn tokenize(text: &str) -> Result<Vec<TokenWithSpan>, SplitError> {
+    Tokenizer::new(&GenericDialect {}, text)
+        .tokenize_with_location()
+        .map_err(|e| SplitError {
+            message: format!("SQL syntax error: {}", e.message),
+            line: e.location.line,
+            column: e.location.column,
+        })
+}
+
+fn is_trivia(token: &Token) -> bool {
+    matches!(token, Token::Whitespace(_) | Token::EOF)
+}
+
+/// Byte offset of each line's start, to turn the tokenizer's line/column
+/// (1-based, columns in characters) into slices of the source.
+struct LineIndex<'a> {
+    source: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(source: &'a str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+        Self {
+            source,
+            line_starts,
+        }
+    }
+
+    fn offset(&self, line: u64, column: u64) -> usize {
+        let Some(&start) = self.line_starts.get((line as usize).saturating_sub(1)) else {
+            return self.source.len();
+        };
+        self.source[start..]
+            .char_indices()
+            .nth((column as usize).saturating_sub(1))
+            .map_or(self.source.len(), |(i, _)| start + i)
+    }
+}
+
+/// Splits `source` into statements at top-level semicolons. Statements made
+/// only of comments and whitespace are dropped.
+pub fn split_statements(source: &str) -> Result<Vec<Statement>, SplitError> {
+    let tokens = tokenize(source)?;
+    let index = LineIndex::new(source);
+    let mut statements = Vec::new();
+    let mut start: Option<&TokenWithSpan> = None;
+    let mut last: Option<&TokenWithSpan> = None;
+    let mut flush = |start: Option<&TokenWithSpan>, last: Option<&TokenWithSpan>| {
+        if let (Some(first), Some(last)) = (start, last) {
+            let from = index.offset(first.span.start.line, first.span.start.column);
+            let to = index.offset(last.span.end.line, last.span.end.column);
+            statements.push(Statement {
+                text: source[from..to.max(from)].to_string(),
+                line: first.span.start.line,
+                column: first.span.start.column,
+            });
+        }
+    };
+    for token in &tokens {
+        match &token.token {
+            Token::SemiColon => {
+                flush(start.take(), last.take());
+            }
+            t if is_trivia(t) => {}
+            _ => {
+                start.get_or_insert(token);
+                last = Some(token);
+            }
+        }
+    }
+    flush(start, last);
+    Ok(statements)
+}
+
+/// True when `text` holds an unfinished statement: no terminating `;` yet, or
+/// an open string or comment. Used by the REPL to keep reading lines.
+pub fn is_incomplete(text: &str) -> bool {
+    let Ok(tokens) = tokenize(text) else {
+        // An unterminated string or block comment: more input may close it.
+        return true;
+    };
+    let significant: Vec<&Token> = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| {
+            !is_trivia(t) && !matches!(t, Token::Whitespace(Whitespace::SingleLineComment { .. }))
+        })
+        .collect();
+    !significant.is_empty() && !matches!(significant.last(), Some(Token::SemiColon))
+}
+
+/// Replaces `${name}` with `--var name=value` values. An unknown name is an
+/// error rather than an empty string, which would silently change the query.
+pub fn substitute_variables(
+    source: &str,
+    vars: &HashMap<String, String>,
+) -> Result<String, SplitError> {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    let mut consumed = 0;
+    while let Some(pos) = rest.find("${") {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 2..];
+        let Some(end) = after.find('}') else {
+            let (line, column) = line_column(source, consumed + pos);
+            return Err(SplitError {
+                message: "unterminated variable reference '${' (expected ${name})".into(),
+                line,
+                column,
+            });
+        };
+        let name = after[..end].trim();
+        match vars.get(name) {
+            Some(value) => out.push_str(value),
+            None => {
+                let (line, column) = line_column(source, consumed + pos);
+                return Err(SplitError {
+                    message: format!("variable '{name}' is not defined (pass --var {name}=VALUE)"),
+                    line,
+                    column,
+                });
+            }
+        }
+        consumed += pos + 2 + end + 1;
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn line_column(source: &str, offset: usize) -> (u64, u64) {
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line as u64, column as u64)
+}
+
+/// An `ASSERT` statement, split into its condition and optional message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assertion {
+    pub condition: String,
+    pub message: Option<String>,
+}
+
+/// Recognises `ASSERT condition [, 'message']`; `None` for any other statement.
+pub fn parse_assertion(statement: &str) -> Option<Assertion> {
+    let tokens = tokenize(statement).ok()?;
+    let mut significant: Vec<&TokenWithSpan> =
+        tokens.iter().filter(|t| !is_trivia(&t.token)).collect();
+    while significant
+        .last()
+        .is_some_and(|t| t.token == Token::SemiColon)
+    {
+        significant.pop();
+    }
+    let first = significant.first()?;
+    match &first.token {
+        Token::Word(w) if w.value.eq_ignore_ascii_case("assert") => {}
+        _ => return None,
+    }
+    let index = LineIndex::new(statement);
+    let body_start = index.offset(first.span.end.line, first.span.end.column);
+    let last = significant.last()?;
+    let mut body_end = index.offset(last.span.end.line, last.span.end.column);
+    let mut message = None;
+    // `, 'message'` at the end and outside parentheses is the message.
+    let n = significant.len();
+    if n >= 3
+        && let (Token::Comma, Token::SingleQuotedString(text)) =
+            (&significant[n - 2].token, &significant[n - 1].token)
+    {
+        let depth: i64 = significant[..n - 2]
+            .iter()
+            .map(|t| match t.token {
+                Token::LParen => 1,
+                Token::RParen => -1,
+                _ => 0,
+            })
+            .sum();
+        if depth == 0 {
+            let comma = &significant[n - 2];
+            body_end = index.offset(comma.span.start.line, comma.span.start.column);
+            message = Some(text.clone());
+        }
+    }
+    Some(Assertion {
+        condition: statement[body_start..body_end].trim().to_string(),
+        message,
+    })
+}
+
+/// What running one statement produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A query or a statement; DDL yields an empty schema.
+    Rows {
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    },
+    AssertPassed,
+    AssertFailed {
+        /// What was asserted: the message if given, else the condition.
+        what: String,
+        /// The values found, e.g. `left: 41, right: 42`.
+        actual: String,
+    },
+}
+
+/// Runs an assertion against `ctx`.
+pub async fn check_assertion(ctx: &SessionContext, assertion: &Assertion) -> Result<Outcome> {
+    let condition = &assertion.condition;
+    if condition.is_empty() {
+        return plan_err!(
+            "ASSERT: expected a boolean condition, e.g. ASSERT (SELECT count(*) FROM t) > 0"
+        );
+    }
+    let parsed = parse_expr(condition)?;
+    // DataFusion plans EXISTS only in filters; as a value it becomes a count.
+    let evaluated = rewrite_exists(parsed.clone())?;
+    // Evaluate the sides of a comparison alongside it, so a failure shows them.
+    let (extra, labels): (Vec<String>, Vec<&str>) = match &evaluated {
+        SqlExpr::BinaryOp { left, op, right } if is_comparison(op) => (
+            vec![left.to_string(), right.to_string()],
+            vec!["left", "right"],
+        ),
+        _ => (vec![], vec![]),
+    };
+    // Aliases keep `ASSERT 2 = 2` from projecting two columns named "Int64(2)".
+    let mut select = format!("SELECT ({evaluated}) AS assert_condition");
+    for (e, label) in extra.iter().zip(&labels) {
+        select.push_str(&format!(", ({e}) AS assert_{label}"));
+    }
+    let batches = ctx.sql(&select).await?.collect().await?;
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return plan_err!("ASSERT: the condition produced no row (expected one boolean)");
+    };
+    if rows != 1 {
+        return plan_err!("ASSERT: the condition produced {rows} rows (expected one boolean)");
+    }
+    let column = batch.column(0);
+    if !matches!(column.data_type(), DataType::Boolean | DataType::Null) {
+        return plan_err!(
+            "ASSERT: expected a boolean condition, got a value of type {}",
+            column.data_type()
+        );
+    }
+    let passed = column
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .is_some_and(|b| b.is_valid(0) && b.value(0));
+    if passed {
+        return Ok(Outcome::AssertPassed);
+    }
+    let mut actual = Vec::new();
+    // A NullArray has no null buffer, so `is_null` alone would miss `ASSERT NULL`.
+    if column.data_type() == &DataType::Null || column.is_null(0) {
+        actual.push("condition is NULL".to_string());
+    }
+    for (i, label) in labels.iter().enumerate() {
+        actual.push(format!(
+            "{label}: {}",
+            cell(batch.column(i + 1).as_ref(), 0)
+        ));
+    }
+    if let Some(subquery) = exists_subquery(&parsed) {
+        let sample = ctx
+            .sql(&format!("SELECT * FROM ({subquery}) LIMIT 5"))
+            .await?
+            .collect()
+            .await?;
+        let rendered = crate::output::render_plain(&sample);
+        actual.push(format!("offending rows (up to 5):\n{rendered}"));
+    }
+    Ok(Outcome::AssertFailed {
+        what: assertion
+            .message
+            .clone()
+            .unwrap_or_else(|| condition.clone()),
+        actual: actual.join(", "),
+    })
+}
+
+fn parse_expr(text: &str) -> Result<SqlExpr> {
+    Parser::new(&GenericDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| DataFusionError::Plan(format!("ASSERT: cannot parse condition: {e}")))
+}
+
+/// Replaces `[NOT] EXISTS (q)` (under NOT, AND, OR and parentheses) with
+/// `(SELECT count(*) FROM (SELECT 1 FROM (q) LIMIT 1)) > 0` (or `= 0`).
+fn rewrite_exists(expr: SqlExpr) -> Result<SqlExpr> {
+    Ok(match expr {
+        SqlExpr::Exists { subquery, negated } => {
+            let op = if negated { "=" } else { ">" };
+            parse_expr(&format!(
+                "(SELECT count(*) FROM (SELECT 1 FROM ({subquery}) AS exists_rows LIMIT 1) AS exists_one) {op} 0"
+            ))?
+        }
+        SqlExpr::UnaryOp { op, expr } => SqlExpr::UnaryOp {
+            op,
+            expr: Box::new(rewrite_exists(*expr)?),
+        },
+        SqlExpr::Nested(inner) => SqlExpr::Nested(Box::new(rewrite_exists(*inner)?)),
+        SqlExpr::BinaryOp { left, op, right }
+            if matches!(op, BinaryOperator::And | BinaryOperator::Or) =>
+        {
+            SqlExpr::BinaryOp {
+                left: Box::new(rewrite_exists(*left)?),
+                op,
+                right: Box::new(rewrite_exists(*right)?),
+            }
+        }
+        other => other,
+    })
+}
+
+fn is_comparison(op: &BinaryOperator) -> bool {
+    matches!(
+        op,
+        BinaryOperator::Eq
+            | BinaryOperator::NotEq
+            | BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq
+    )
+}
+
+fn exists_subquery(expr: &SqlExpr) -> Option<String> {
+    match expr {
+        SqlExpr::Exists { subquery, .. } => Some(subquery.to_string()),
+        SqlExpr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr,
+        } => exists_subquery(expr),
+        SqlExpr::Nested(inner) => exists_subquery(inner),
+        _ => None,
+    }
+}
+
+fn cell(array: &dyn Array, row: usize) -> String {
+    let options = FormatOptions::new().with_null("NULL");
+    ArrayFormatter::try_new(array, &options)
+        .map(|f| f.value(row).to_string())
+        .unwrap_or_else(|e| format!("<{e}>"))
+}
+
+/// Runs one statement: an `ASSERT`, or SQL collected in full.
+pub async fn execute(ctx: &SessionContext, statement: &str) -> Result<Outcome> {
+    if let Some(assertion) = parse_assertion(statement) {
+        return check_assertion(ctx, &assertion).await;
+    }
+    let df = ctx.sql(statement).await?;
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    Ok(Outcome::Rows { schema, batches })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn semicolons_in_strings_and_comments_do_not_split() {
+        let source = "SELECT ';' AS a; -- one; two\nSELECT 2\n  /* ; */ ;\n\n-- only a comment\n";
+        let statements = split_statements(source).unwrap();
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[0].text, "SELECT ';' AS a");
+        assert_eq!((statements[0].line, statements[0].column), (1, 1));
+        assert_eq!(statements[1].text, "SELECT 2");
+        assert_eq!((statements[1].line, statements[1].column), (2, 1));
+    }
+
+    #[test]
+    fn unterminated_string_reports_its_position() {
+        let err = split_statements("SELECT 1;\nSELECT 'abc;\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("Unterminated"), "{}", err.message);
+    }
+
+    #[test]
+    fn incomplete_until_semicolon() {
+        assert!(is_incomplete("SELECT 1"));
+        assert!(is_incomplete("SELECT 'a;"));
+        assert!(!is_incomplete("SELECT 1;"));
+        assert!(!is_incomplete("SELECT 1; -- done"));
+        assert!(!is_incomplete("   "));
+    }
+
+    #[test]
+    fn assertions_split_condition_and_message() {
+        let a = parse_assertion("ASSERT (SELECT count(*) FROM t) = 3, 'three rows'").unwrap();
+        assert_eq!(a.condition, "(SELECT count(*) FROM t) = 3");
+        assert_eq!(a.message.as_deref(), Some("three rows"));
+        let b = parse_assertion("assert f(1, 'x') = 'y' ;").unwrap();
+        assert_eq!(b.condition, "f(1, 'x') = 'y'");
+        assert_eq!(b.message, None);
+        assert!(parse_assertion("SELECT 1").is_none());
+    }
+
+    #[test]
+    fn variables_are_substituted_and_unknown_ones_rejected() {
+        let vars = HashMap::from([("day".to_string(), "2024-01-31".to_string())]);
+        assert_eq!(
+            substitute_variables("WHERE d = '${day}'", &vars).unwrap(),
+            "WHERE d = '2024-01-31'"
+        );
+        let err = substitute_variables("SELECT 1;\nSELECT ${nope}", &vars).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 8));
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: they drive the real `finsight` binary (scripts, the
+//! shell through a pipe and a pty, the demo generator) and a real
+//! S3-compatible server on loopback. One test binary, one link step.
+
+mod common;
+mod data_access;
+mod demo;
+mod readme;
+mod repl;
+mod run;
+mod s3;

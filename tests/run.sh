@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command of the README: sets up what the tests need on a fresh
+# machine (a Python venv with moto's S3 server for the object-store tests),
+# then runs every Rust test: unit tests, the .slt suite and the integration
+# tests that drive the real binary.
+#
+# The cargo target directory and the venv live under $HOME/.cache/finsight,
+# outside the checkout, so reruns are incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cache="${FINSIGHT_CACHE:-$HOME/.cache/finsight}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$cache/pip}"
+venv="$cache/venv"
+
+if ! "$venv/bin/python" -c 'import moto.server, boto3, flask_cors' 2>/dev/null; then
+  echo "== setting up $venv (moto S3 server for the object-store tests)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --upgrade pip
+  "$venv/bin/pip" install --quiet -r tests/requirements.txt
+fi
+export FINSIGHT_PYTHON="$venv/bin/python"
+export FINSIGHT_REQUIRE_S3=1
+
+echo "== cargo test"
+cargo test --workspace --all-targets "$@"
