@@ -256,7 +256,13 @@ mod tests {
     #[test]
     fn csv_and_json_keep_nulls_distinct() {
         let batch = sample();
-        let csv = render(&batch.schema(), std::slice::from_ref(&batch), OutputFormat::Csv, 2).unwrap();
+        let csv = render(
+            &batch.schema(),
+            std::slice::from_ref(&batch),
+            OutputFormat::Csv,
+            2,
+        )
+        .unwrap();
         assert_eq!(csv, "name,amount\na,1.5\n,1234.25\n");
         let json = render(&batch.schema(), &[batch], OutputFormat::Json, 2).unwrap();
         assert_eq!(

@@ -357,6 +357,20 @@ fn customer_transactions(
         }
     }
     rows.sort_unstable_by_key(|r| r.0);
+    // Domestic trips of 2-8 days: in-person purchases then happen in the
+    // trip's city, so geo-velocity rules meet realistic legitimate travel.
+    let domestic: Vec<&City> = CITIES
+        .iter()
+        .filter(|x| x.country == c.city.country && !std::ptr::eq(*x, c.city))
+        .collect();
+    let trip_count = Poisson::new(0.8).map_or(0.0, |p| p.sample(rng)) as usize;
+    let trips: Vec<(i64, i64, &City)> = (0..trip_count)
+        .filter_map(|_| {
+            let city = domestic.choose(rng).copied()?;
+            let begin = random_time(rng, from, to);
+            Some((begin, begin + rng.random_range(2..9) * MICROS_PER_DAY, city))
+        })
+        .collect();
     let wealth = (c.income / 30_000.0).powf(0.3);
     let currency = if c.city.country == "CN" { "CNY" } else { "GBP" };
     let city_index = CITIES
@@ -390,12 +404,10 @@ fn customer_transactions(
             (Some(i), _) => (None, FRAUD_LOCATIONS[*i].1, None, None),
             (None, "online" | "mobile") => (None, c.city.country, None, None),
             (None, _) => {
-                // Now and then a customer pays in another of the bank's cities.
-                let place = if rng.random_bool(0.02) {
-                    CITIES.choose(rng).unwrap_or(c.city)
-                } else {
-                    c.city
-                };
+                let place = trips
+                    .iter()
+                    .find(|(begin, end, _)| (*begin..*end).contains(t))
+                    .map_or(c.city, |trip| trip.2);
                 let jitter = |rng: &mut ChaCha8Rng| 0.04 * d.standard_normal.sample(rng);
                 (
                     Some(place.name),

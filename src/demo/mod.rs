@@ -327,7 +327,7 @@ pub const EXAMPLE_QUERIES: &[(&str, &str)] = &[
     ),
     (
         "Recency, frequency and monetary value by segment",
-        "SELECT c.segment, count(DISTINCT t.customer_id) AS customers,\n       round(avg(DATE '2025-06-30' - CAST(t.ts AS DATE)), 1) AS avg_days_since_purchase,\n       round(count(*) * 1.0 / count(DISTINCT t.customer_id), 1) AS purchases_per_customer,\n       round(sum(t.amount) / count(DISTINCT t.customer_id), 2) AS spend_per_customer\nFROM transactions t JOIN customers c USING (customer_id)\nGROUP BY c.segment ORDER BY spend_per_customer DESC;",
+        "WITH per_customer AS (\n  SELECT customer_id, DATE '2025-06-30' - CAST(max(ts) AS DATE) AS recency_days,\n         count(*) AS frequency, sum(amount) AS monetary\n  FROM transactions GROUP BY customer_id)\nSELECT c.segment, count(*) AS customers, round(avg(p.recency_days), 1) AS avg_recency_days,\n       round(avg(p.frequency), 1) AS avg_frequency, round(avg(p.monetary), 2) AS avg_monetary\nFROM per_customer p JOIN customers c USING (customer_id)\nGROUP BY c.segment ORDER BY avg_monetary DESC;",
     ),
     (
         "Loan default rate and average model score by score band",

@@ -62,13 +62,31 @@ pub fn check_syntax(input: &str) -> Result<(), String> {
             datafusion::sql::sqlparser::parser::Parser::new(&GenericDialect {})
                 .try_with_sql(&assertion.condition)
                 .and_then(|mut p| p.parse_expr())
-                .map_err(|e| format!("Syntax error in ASSERT: {e}"))?;
+                .map_err(|e| {
+                    format!(
+                        "Syntax error in ASSERT: {}",
+                        plain_parser_message(&e.to_string())
+                    )
+                })?;
             continue;
         }
-        DFParser::parse_sql_with_dialect(&statement.text, &GenericDialect {})
-            .map_err(|e| format!("Syntax error: {e}"))?;
+        DFParser::parse_sql_with_dialect(&statement.text, &GenericDialect {}).map_err(|e| {
+            let message = match &e {
+                datafusion::error::DataFusionError::SQL(parser, _) => parser.to_string(),
+                other => other.strip_backtrace(),
+            };
+            format!("Syntax error: {}", plain_parser_message(&message))
+        })?;
     }
     Ok(())
+}
+
+/// sqlparser's message without its "sql parser error: " prefix.
+fn plain_parser_message(message: &str) -> String {
+    message
+        .strip_prefix("sql parser error: ")
+        .unwrap_or(message)
+        .to_string()
 }
 
 const BACKSLASH_COMMANDS: &[&str] = &[
@@ -229,6 +247,36 @@ mod tests {
         assert_eq!(plain, text);
         assert!(colored.contains(&format!("{KEYWORD}SELECT{RESET}")));
         assert!(colored.contains(&format!("{STRING}'a;b'{RESET}")));
+    }
+
+    #[test]
+    fn completion_offers_tables_columns_functions_and_keywords() {
+        let mut words = CompletionWords::default();
+        words.tables.insert("transactions".into());
+        words.columns.insert("transaction_id".into());
+        words.functions.insert("haversine_km".into());
+        let helper = ReplHelper {
+            words: Arc::new(RwLock::new(words)),
+            color: false,
+        };
+        let history = rustyline::history::DefaultHistory::new();
+        let ctx = Context::new(&history);
+        let complete = |line: &str| -> Vec<String> {
+            let (start, pairs) = helper.complete(line, line.len(), &ctx).unwrap();
+            assert_eq!(
+                &line[..start],
+                line.trim_end_matches(|c: char| c.is_alphanumeric() || c == '_' || c == '\\')
+            );
+            pairs.into_iter().map(|p| p.replacement).collect()
+        };
+        assert_eq!(
+            complete("SELECT * FROM transa"),
+            vec!["transaction", "transaction_id", "transactions"]
+        );
+        assert_eq!(complete("SELECT havers"), vec!["haversine_km("]);
+        assert!(complete("SEL").contains(&"SELECT".to_string()));
+        assert!(complete("sel").contains(&"select".to_string()));
+        assert_eq!(complete("\\df"), vec!["\\df"]);
     }
 
     #[test]

@@ -162,7 +162,7 @@ fn demo_opens_the_shell_with_example_queries_that_answer() {
     let out = stdout(&output);
     assert!(out.contains("month,transactions,spend,fraud_pct"), "{out}");
     assert!(
-        out.contains("segment,customers,avg_days_since_purchase"),
+        out.contains("segment,customers,avg_recency_days,avg_frequency,avg_monetary"),
         "{out}"
     );
     assert!(

@@ -133,6 +133,10 @@ mod pty {
 
     use rexpect::session::spawn_command;
 
+    fn history_file() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("finsight-pty-history-{}", std::process::id()))
+    }
+
     fn shell() -> rexpect::session::PtySession {
         // TERM=dumb: rustyline reads plain lines (no cursor queries that the
         // test would have to answer); statements still gather until `;`.
@@ -141,10 +145,7 @@ mod pty {
             .env("TERM", "dumb")
             .env("NO_COLOR", "1")
             .env("PAGER", "cat")
-            .env(
-                "FINSIGHT_HISTORY",
-                std::env::temp_dir().join("finsight-pty-history"),
-            );
+            .env("FINSIGHT_HISTORY", history_file());
         spawn_command(command, Some(30_000)).expect("spawn finsight in a pty")
     }
 
@@ -174,5 +175,9 @@ mod pty {
         p.exp_string("after error").expect("shell kept its state");
         p.send_line("\\q").expect("quit");
         p.exp_eof().expect("exit");
+        // History survives the session, whole statements as typed.
+        let history = std::fs::read_to_string(history_file()).expect("history file written");
+        assert!(history.contains("2 AS answer;"), "{history}");
+        assert!(history.contains("still here"), "{history}");
     }
 }
