@@ -42,11 +42,25 @@ fn demo_tables_have_the_promised_shape() {
     assert_exit(&output, 0);
 }
 
+/// Runs `query` (which returns one column `bad`) on the small demo bank and
+/// expects `bad` to be 0.
+fn assert_no_bad_rows(query: &str) {
+    let output = run(&[
+        "--dir",
+        demo_dir().to_str().expect("utf-8 path"),
+        "--format",
+        "csv",
+        "-c",
+        query,
+    ]);
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "bad\n0\n\n");
+}
+
 #[test]
 fn card_numbers_and_resident_ids_pass_their_check_digits() {
     // Independent of the generator's own check-digit code: Luhn and
     // ISO 7064 MOD 11-2 written out here in SQL over the generated data.
-    let demo = demo_dir();
     let luhn = "\
         WITH digits AS (\n\
           SELECT customer_id, pos, CAST(substr(reverse(card_number), pos, 1) AS INT) AS d\n\
@@ -55,32 +69,14 @@ fn card_numbers_and_resident_ids_pass_their_check_digits() {
           SELECT customer_id, sum(CASE WHEN pos % 2 = 0 THEN (CASE WHEN d * 2 > 9 THEN d * 2 - 9 ELSE d * 2 END) ELSE d END) AS s\n\
           FROM digits GROUP BY customer_id)\n\
         SELECT count(*) AS bad FROM sums WHERE s % 10 <> 0;";
-    let output = run(&[
-        "--dir",
-        demo.to_str().unwrap(),
-        "--format",
-        "csv",
-        "-c",
-        luhn,
-    ]);
-    assert_exit(&output, 0);
-    assert_eq!(stdout(&output), "bad\n0\n\n");
+    assert_no_bad_rows(luhn);
 
     let resident = "\
         WITH ids AS (SELECT national_id FROM customers WHERE country = 'CN'),\n\
         w AS (SELECT * FROM (VALUES (1,7),(2,9),(3,10),(4,5),(5,8),(6,4),(7,2),(8,1),(9,6),(10,3),(11,7),(12,9),(13,10),(14,5),(15,8),(16,4),(17,2)) AS t(pos, weight)),\n\
         sums AS (SELECT national_id, sum(CAST(substr(national_id, pos, 1) AS INT) * weight) % 11 AS r FROM ids CROSS JOIN w GROUP BY national_id)\n\
         SELECT count(*) AS bad FROM sums WHERE substr(national_id, 18, 1) <> substr('10X98765432', CAST(r AS INT) + 1, 1);";
-    let output = run(&[
-        "--dir",
-        demo.to_str().unwrap(),
-        "--format",
-        "csv",
-        "-c",
-        resident,
-    ]);
-    assert_exit(&output, 0);
-    assert_eq!(stdout(&output), "bad\n0\n\n");
+    assert_no_bad_rows(resident);
 }
 
 #[test]

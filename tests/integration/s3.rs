@@ -109,12 +109,16 @@ impl Moto {
     }
 }
 
-fn with_env(command: &mut Command, moto: &Moto) {
-    command
+/// Runs finsight with credentials and endpoint for `moto` in the environment.
+fn run_s3(moto: &Moto, args: &[&str]) -> std::process::Output {
+    finsight()
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", moto.endpoint());
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .args(args)
+        .output()
+        .expect("run finsight")
 }
 
 #[test]
@@ -124,17 +128,15 @@ fn s3_copy_create_external_table_and_dir_queries() {
     let demo = demo_dir();
 
     // Write with COPY TO s3://, from the demo data.
-    let mut command = finsight();
-    with_env(&mut command, &moto);
-    let output = command
-        .args([
+    let output = run_s3(
+        &moto,
+        &[
             "--dir",
             demo.to_str().unwrap(),
             "-c",
             "COPY (SELECT customer_id, segment, income FROM customers) TO 's3://bank/customers/part-0.parquet' STORED AS PARQUET;",
-        ])
-        .output()
-        .expect("run");
+        ],
+    );
     assert_exit(&output, 0);
 
     // The object is really on the server.
@@ -146,19 +148,17 @@ fn s3_copy_create_external_table_and_dir_queries() {
     let sql = "CREATE EXTERNAL TABLE remote STORED AS PARQUET LOCATION 's3://bank/customers/';\n\
                SELECT count(*) AS n, round(sum(income), 2) AS s FROM remote;\n\
                SELECT count(*) AS n, round(sum(income), 2) AS s FROM customers;";
-    let mut command = finsight();
-    with_env(&mut command, &moto);
-    let output = command
-        .args([
+    let output = run_s3(
+        &moto,
+        &[
             "--dir",
             demo.to_str().unwrap(),
             "--format",
             "csv",
             "-c",
             sql,
-        ])
-        .output()
-        .expect("run");
+        ],
+    );
     assert_exit(&output, 0);
     let out = stdout(&output);
     let results: Vec<&str> = out.split("\n\n").filter(|s| !s.trim().is_empty()).collect();
