@@ -38,7 +38,7 @@ struct Cli {
 #[derive(Debug, Args)]
 struct EngineArgs {
     /// Register every dataset (Parquet, CSV, JSON file or folder) under DIR as a table.
-    #[arg(long, value_name = "DIR", global = true)]
+    #[arg(long, value_name = "DIR", global = true, env = "FINSIGHT_DIR")]
     dir: Option<PathBuf>,
     /// Memory limit for query operators, e.g. 512M or 4G; beyond it they spill to disk.
     #[arg(long, value_name = "SIZE", global = true)]

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 pub fn finsight() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_finsight"));
     command
+        .env_remove("FINSIGHT_DIR")
         .env("NO_COLOR", "1")
         .env(
             "FINSIGHT_HISTORY",

@@ -176,8 +176,8 @@ fn usage_errors_exit_two() {
 #[test]
 fn example_analyses_in_sql_pass_on_demo_data() {
     let demo = demo_dir();
-    let mut scripts: Vec<String> = std::fs::read_dir("sql/examples")
-        .expect("sql/examples exists")
+    let mut scripts: Vec<String> = std::fs::read_dir("sql")
+        .expect("sql/ exists")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "sql"))
         .map(|p| p.to_string_lossy().into_owned())
@@ -187,8 +187,13 @@ fn example_analyses_in_sql_pass_on_demo_data() {
         scripts.len() >= 3,
         "expected example scripts, found {scripts:?}"
     );
-    let mut args = vec!["run", "--dir", demo.to_str().unwrap(), "--format", "csv"];
+    // FINSIGHT_DIR stands in for --dir, so `finsight run sql/*.sql` works as written.
+    let mut args = vec!["run", "--format", "csv"];
     args.extend(scripts.iter().map(String::as_str));
-    let output = run(&args);
+    let output = finsight()
+        .env("FINSIGHT_DIR", demo)
+        .args(&args)
+        .output()
+        .expect("run finsight");
     assert_exit(&output, 0);
 }

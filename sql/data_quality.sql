@@ -1,5 +1,5 @@
 -- Data-quality gate for the customer and transaction feeds: run before any
--- model is refreshed. `finsight run --dir DATA sql/examples/data_quality.sql`
+-- model is refreshed. `finsight run --dir DATA sql/data_quality.sql`
 -- exits 1 at the first failed check, with the values found.
 
 ASSERT (SELECT count(*) = count(DISTINCT customer_id) FROM customers), 'customer_id is unique';
