@@ -59,7 +59,10 @@ pub fn new_session_without_tables(options: &SessionOptions) -> Result<SessionCon
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
     }
     let runtime = runtime.build_arc()?;
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    // `SELECT * FROM 'file.parquet'` / `'s3://bucket/key.csv'`, as in DuckDB
+    // and datafusion-cli. The governance layer must turn this off for
+    // restricted identities: it reads any path the process can.
+    let ctx = SessionContext::new_with_config_rt(config, runtime).enable_url_table();
     udfs::register_all(&ctx);
     Ok(ctx)
 }

@@ -168,6 +168,19 @@ fn s3_copy_create_external_table_and_dir_queries() {
         "remote and local sums differ:\n{out}"
     );
     assert!(results[0].starts_with("n,s\n1000,"), "{out}");
+
+    // An object can also be queried by its URL, as a file path can.
+    let output = run_s3(
+        &moto,
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM 's3://bank/customers/part-0.parquet';",
+        ],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "n\n1000\n\n");
 }
 
 #[test]
