@@ -235,7 +235,7 @@ mod tests {
                 Arc::new(Float64Array::from(vec![Some(1.5), Some(1234.25)])),
             ],
         )
-        .unwrap()
+        .expect("valid test input")
     }
 
     #[test]
@@ -247,7 +247,7 @@ mod tests {
             OutputFormat::Table,
             2,
         )
-        .unwrap();
+        .expect("valid test input");
         assert!(text.contains("double"), "{text}");
         assert!(text.contains("┆    1.5 │"), "{text}");
         assert!(text.ends_with("2 rows (1 shown)"), "{text}");
@@ -262,9 +262,10 @@ mod tests {
             OutputFormat::Csv,
             2,
         )
-        .unwrap();
+        .expect("valid test input");
         assert_eq!(csv, "name,amount\na,1.5\n,1234.25\n");
-        let json = render(&batch.schema(), &[batch], OutputFormat::Json, 2).unwrap();
+        let json =
+            render(&batch.schema(), &[batch], OutputFormat::Json, 2).expect("valid test input");
         assert_eq!(
             json,
             "{\"name\":\"a\",\"amount\":1.5}\n{\"amount\":1234.25}\n"

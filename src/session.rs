@@ -106,10 +106,16 @@ mod tests {
 
     #[test]
     fn memory_sizes_parse_with_binary_units() {
-        assert_eq!(parse_memory_size("512M").unwrap(), 512 << 20);
-        assert_eq!(parse_memory_size("4G").unwrap(), 4 << 30);
-        assert_eq!(parse_memory_size("1.5GiB").unwrap(), 3 << 29);
-        assert_eq!(parse_memory_size("1000").unwrap(), 1000);
+        assert_eq!(
+            parse_memory_size("512M").expect("valid test input"),
+            512 << 20
+        );
+        assert_eq!(parse_memory_size("4G").expect("valid test input"), 4 << 30);
+        assert_eq!(
+            parse_memory_size("1.5GiB").expect("valid test input"),
+            3 << 29
+        );
+        assert_eq!(parse_memory_size("1000").expect("valid test input"), 1000);
         assert!(parse_memory_size("lots").is_err());
         assert!(parse_memory_size("5X").is_err());
         assert!(parse_memory_size("0").is_err());

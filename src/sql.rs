@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn semicolons_in_strings_and_comments_do_not_split() {
         let source = "SELECT ';' AS a; -- one; two\nSELECT 2\n  /* ; */ ;\n\n-- only a comment\n";
-        let statements = split_statements(source).unwrap();
+        let statements = split_statements(source).expect("valid test input");
         assert_eq!(statements.len(), 2);
         assert_eq!(statements[0].text, "SELECT ';' AS a");
         assert_eq!((statements[0].line, statements[0].column), (1, 1));
@@ -427,7 +427,7 @@ mod tests {
 
     #[test]
     fn unterminated_string_reports_its_position() {
-        let err = split_statements("SELECT 1;\nSELECT 'abc;\n").unwrap_err();
+        let err = split_statements("SELECT 1;\nSELECT 'abc;\n").expect_err("expected an error");
         assert_eq!(err.line, 2);
         assert!(err.message.contains("Unterminated"), "{}", err.message);
     }
@@ -443,10 +443,11 @@ mod tests {
 
     #[test]
     fn assertions_split_condition_and_message() {
-        let a = parse_assertion("ASSERT (SELECT count(*) FROM t) = 3, 'three rows'").unwrap();
+        let a = parse_assertion("ASSERT (SELECT count(*) FROM t) = 3, 'three rows'")
+            .expect("valid test input");
         assert_eq!(a.condition, "(SELECT count(*) FROM t) = 3");
         assert_eq!(a.message.as_deref(), Some("three rows"));
-        let b = parse_assertion("assert f(1, 'x') = 'y' ;").unwrap();
+        let b = parse_assertion("assert f(1, 'x') = 'y' ;").expect("valid test input");
         assert_eq!(b.condition, "f(1, 'x') = 'y'");
         assert_eq!(b.message, None);
         assert!(parse_assertion("SELECT 1").is_none());
@@ -456,10 +457,11 @@ mod tests {
     fn variables_are_substituted_and_unknown_ones_rejected() {
         let vars = HashMap::from([("day".to_string(), "2024-01-31".to_string())]);
         assert_eq!(
-            substitute_variables("WHERE d = '${day}'", &vars).unwrap(),
+            substitute_variables("WHERE d = '${day}'", &vars).expect("valid test input"),
             "WHERE d = '2024-01-31'"
         );
-        let err = substitute_variables("SELECT 1;\nSELECT ${nope}", &vars).unwrap_err();
+        let err = substitute_variables("SELECT 1;\nSELECT ${nope}", &vars)
+            .expect_err("expected an error");
         assert_eq!((err.line, err.column), (2, 8));
     }
 }

@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn highlighting_keeps_the_text() {
         let text = "SELECT 'a;b', 42 FROM t -- note\nWHERE x = 1";
-        let colored = highlight_sql(text).unwrap();
+        let colored = highlight_sql(text).expect("valid test input");
         let plain: String = {
             let mut s = colored.clone();
             for code in [KEYWORD, STRING, NUMBER, COMMENT, RESET] {
@@ -262,7 +262,9 @@ mod tests {
         let history = rustyline::history::DefaultHistory::new();
         let ctx = Context::new(&history);
         let complete = |line: &str| -> Vec<String> {
-            let (start, pairs) = helper.complete(line, line.len(), &ctx).unwrap();
+            let (start, pairs) = helper
+                .complete(line, line.len(), &ctx)
+                .expect("valid test input");
             assert_eq!(
                 &line[..start],
                 line.trim_end_matches(|c: char| c.is_alphanumeric() || c == '_' || c == '\\')
@@ -284,7 +286,7 @@ mod tests {
         assert!(check_syntax("SELECT 1;").is_ok());
         assert!(
             check_syntax("SELEC 1;")
-                .unwrap_err()
+                .expect_err("expected an error")
                 .contains("Syntax error")
         );
         assert!(check_syntax("ASSERT 1 = 1, 'ok';").is_ok());
