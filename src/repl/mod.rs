@@ -316,8 +316,7 @@ impl<'a> Repl<'a> {
             }
             Sink::Terminal => {
                 let stdout = std::io::stdout();
-                let tall = terminal_size::terminal_size()
-                    .is_some_and(|(_, h)| text.lines().count() + 2 > h.0 as usize);
+                let tall = text.lines().count() + 2 > terminal_height();
                 if self.options.pager
                     && self.interactive
                     && stdout.is_terminal()
@@ -458,6 +457,16 @@ async fn run_limited(
         batches,
         total,
     })
+}
+
+/// Rows of the terminal; `$LINES` or 24 where the terminal does not say
+/// (some ptys report 0x0).
+fn terminal_height() -> usize {
+    terminal_size::terminal_size()
+        .map(|(_, h)| usize::from(h.0))
+        .filter(|&h| h > 0)
+        .or_else(|| std::env::var("LINES").ok()?.parse().ok())
+        .unwrap_or(24)
 }
 
 /// Pipes `text` to `$PAGER` (default `less -SRFX`); false if none could start.

@@ -180,4 +180,32 @@ mod pty {
         assert!(history.contains("2 AS answer;"), "{history}");
         assert!(history.contains("still here"), "{history}");
     }
+
+    #[test]
+    fn long_results_go_through_the_pager() {
+        let dir = crate::common::scratch("pager");
+        let paged = dir.join("paged.txt");
+        let pager = crate::common::write(
+            &dir,
+            "pager.sh",
+            &format!("#!/bin/sh\ncat > '{}'\necho PAGER-RAN\n", paged.display()),
+        );
+        std::fs::set_permissions(&pager, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod pager");
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_finsight"));
+        command
+            .env("TERM", "dumb")
+            .env("NO_COLOR", "1")
+            .env("PAGER", &pager)
+            .env("FINSIGHT_HISTORY", history_file());
+        let mut p = spawn_command(command, Some(30_000)).expect("spawn finsight in a pty");
+        p.exp_string("finsight>").expect("prompt");
+        p.send_line("SELECT value FROM generate_series(1, 500) ORDER BY value;")
+            .expect("send");
+        p.exp_string("PAGER-RAN").expect("pager started");
+        p.send_line("\\q").expect("quit");
+        p.exp_eof().expect("exit");
+        let text = std::fs::read_to_string(&paged).expect("pager received the result");
+        assert!(text.contains("500 rows (40 shown)"), "{text}");
+    }
 }
