@@ -22,7 +22,7 @@ use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr as SqlExpr, UnaryOperator};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
 /// One statement of a source text and where it starts (1-based).
@@ -247,7 +247,10 @@ pub enum Outcome {
     /// A query or a statement; DDL yields an empty schema.
     Rows {
         schema: SchemaRef,
+        /// The first rows (all of them without a limit).
         batches: Vec<RecordBatch>,
+        /// How many rows the statement returned in all.
+        total_rows: usize,
     },
     AssertPassed,
     AssertFailed {
@@ -333,10 +336,15 @@ pub async fn check_assertion(ctx: &SessionContext, assertion: &Assertion) -> Res
     })
 }
 
-fn parse_expr(text: &str) -> Result<SqlExpr> {
+/// Parses an `ASSERT` condition; the shell's syntax check uses it too.
+pub fn parse_condition(text: &str) -> Result<SqlExpr, ParserError> {
     Parser::new(&GenericDialect {})
         .try_with_sql(text)
         .and_then(|mut p| p.parse_expr())
+}
+
+fn parse_expr(text: &str) -> Result<SqlExpr> {
+    parse_condition(text)
         .map_err(|e| DataFusionError::Plan(format!("ASSERT: cannot parse condition: {e}")))
 }
 
@@ -399,15 +407,25 @@ fn cell(array: &dyn Array, row: usize) -> String {
         .unwrap_or_else(|e| format!("<{e}>"))
 }
 
-/// Runs one statement: an `ASSERT`, or SQL collected in full.
-pub async fn execute(ctx: &SessionContext, statement: &str) -> Result<Outcome> {
+/// Runs one statement: an `ASSERT`, or SQL streamed and kept up to `limit`
+/// rows (all rows with `None`) while every row is counted.
+pub async fn execute(
+    ctx: &SessionContext,
+    statement: &str,
+    limit: Option<usize>,
+) -> Result<Outcome> {
     if let Some(assertion) = parse_assertion(statement) {
         return check_assertion(ctx, &assertion).await;
     }
     let df = ctx.sql(statement).await?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
-    Ok(Outcome::Rows { schema, batches })
+    let stream = df.execute_stream().await?;
+    let (batches, total_rows) = crate::output::collect_limited(stream, limit).await?;
+    Ok(Outcome::Rows {
+        schema,
+        batches,
+        total_rows,
+    })
 }
 
 #[cfg(test)]

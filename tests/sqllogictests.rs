@@ -41,8 +41,10 @@ impl AsyncDB for Engine {
         statement: &str,
     ) -> Result<DBOutput<DefaultColumnType>, DataFusionError> {
         // ASSERT is finsight's own statement; route it like `finsight run`.
-        let (schema, batches) = match sql::execute(&self.ctx, statement).await? {
-            Outcome::Rows { schema, batches } => (schema, batches),
+        let (schema, batches) = match sql::execute(&self.ctx, statement, None).await? {
+            Outcome::Rows {
+                schema, batches, ..
+            } => (schema, batches),
             Outcome::AssertPassed => return Ok(DBOutput::StatementComplete(0)),
             Outcome::AssertFailed { what, actual } => {
                 return Err(DataFusionError::Execution(format!(

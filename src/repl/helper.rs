@@ -59,15 +59,12 @@ pub fn check_syntax(input: &str) -> Result<(), String> {
     let statements = sql::split_statements(input).map_err(|e| e.message)?;
     for statement in statements {
         if let Some(assertion) = sql::parse_assertion(&statement.text) {
-            datafusion::sql::sqlparser::parser::Parser::new(&GenericDialect {})
-                .try_with_sql(&assertion.condition)
-                .and_then(|mut p| p.parse_expr())
-                .map_err(|e| {
-                    format!(
-                        "Syntax error in ASSERT: {}",
-                        plain_parser_message(&e.to_string())
-                    )
-                })?;
+            sql::parse_condition(&assertion.condition).map_err(|e| {
+                format!(
+                    "Syntax error in ASSERT: {}",
+                    plain_parser_message(&e.to_string())
+                )
+            })?;
             continue;
         }
         DFParser::parse_sql_with_dialect(&statement.text, &GenericDialect {}).map_err(|e| {

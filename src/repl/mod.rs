@@ -16,8 +16,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use datafusion::arrow::datatypes::Schema;
-use datafusion::common::Result as DfResult;
 use datafusion::prelude::SessionContext;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
@@ -268,7 +266,7 @@ impl<'a> Repl<'a> {
         let limit = (self.options.max_rows > 0 && matches!(self.sink, Sink::Terminal))
             .then_some(self.options.max_rows);
         let ctx = self.ctx.clone();
-        let work = async move { run_limited(&ctx, statement, limit).await };
+        let work = async move { sql::execute(&ctx, statement, limit).await };
         let outcome = self.runtime.block_on(async {
             tokio::select! {
                 result = work => Some(result),
@@ -279,19 +277,19 @@ impl<'a> Repl<'a> {
         let rendered = match outcome {
             None => return Err("query cancelled (Ctrl-C)".to_string()),
             Some(Err(e)) => return Err(e.strip_backtrace()),
-            Some(Ok(Shown::Assertion(Outcome::AssertFailed { what, actual }))) => {
+            Some(Ok(Outcome::AssertFailed { what, actual })) => {
                 return Err(format!("assertion failed: {what}\n  actual: {actual}"));
             }
-            Some(Ok(Shown::Assertion(_))) => "assertion passed".to_string(),
-            Some(Ok(Shown::Rows {
+            Some(Ok(Outcome::AssertPassed)) => "assertion passed".to_string(),
+            Some(Ok(Outcome::Rows {
                 schema,
                 batches,
-                total,
+                total_rows,
             })) => {
                 if schema.fields().is_empty() {
                     String::new()
                 } else {
-                    output::render(&schema, &batches, self.options.format, total)
+                    output::render(&schema, &batches, self.options.format, total_rows)
                         .map_err(|e| e.strip_backtrace())?
                 }
             }
@@ -426,37 +424,6 @@ impl<'a> Repl<'a> {
             *current = words;
         }
     }
-}
-
-/// What the shell prints for a statement.
-enum Shown {
-    Rows {
-        schema: Arc<Schema>,
-        batches: Vec<datafusion::arrow::array::RecordBatch>,
-        total: usize,
-    },
-    Assertion(Outcome),
-}
-
-async fn run_limited(
-    ctx: &SessionContext,
-    statement: &str,
-    limit: Option<usize>,
-) -> DfResult<Shown> {
-    if let Some(assertion) = sql::parse_assertion(statement) {
-        return Ok(Shown::Assertion(
-            sql::check_assertion(ctx, &assertion).await?,
-        ));
-    }
-    let df = ctx.sql(statement).await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let stream = df.execute_stream().await?;
-    let (batches, total) = output::collect_limited(stream, limit).await?;
-    Ok(Shown::Rows {
-        schema,
-        batches,
-        total,
-    })
 }
 
 /// Rows of the terminal; `$LINES` or 24 where the terminal does not say

@@ -185,11 +185,14 @@ async fn run_source(
     };
     for statement in statements {
         let started = Instant::now();
-        let status = match sql::execute(ctx, &statement.text).await {
-            Ok(Outcome::Rows { schema, batches }) => {
+        let status = match sql::execute(ctx, &statement.text, None).await {
+            Ok(Outcome::Rows {
+                schema,
+                batches,
+                total_rows,
+            }) => {
                 if !schema.fields().is_empty() {
-                    let rows = batches.iter().map(|b| b.num_rows()).sum();
-                    let text = output::render(&schema, &batches, options.format, rows)?;
+                    let text = output::render(&schema, &batches, options.format, total_rows)?;
                     let _ = writeln!(out, "{text}");
                 }
                 Status::Ok
