@@ -9,7 +9,14 @@
 //! [`register_all`] is the only registration entry point; the engine's
 //! session factory calls it.
 
+pub mod customer;
 pub mod operations;
+
+mod collect;
+mod kernel;
+mod model;
+mod optimize;
+mod special;
 
 use std::sync::Arc;
 
@@ -28,12 +35,14 @@ pub struct TableFunction {
 
 /// Scalar functions of every domain.
 pub fn scalar_functions() -> Vec<ScalarUDF> {
-    operations::scalar_functions()
+    let mut functions = customer::scalar_functions();
+    functions.extend(operations::scalar_functions());
+    functions
 }
 
 /// Aggregate functions of every domain.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
-    Vec::new()
+    customer::aggregate_functions()
 }
 
 /// Window functions of every domain.

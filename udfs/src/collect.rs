@@ -1,0 +1,120 @@
+//! Row storage for the model-fitting aggregates. A fit needs all its rows at
+//! once (the optimiser makes many passes), so partial states are the rows
+//! themselves, as one Float64 list per column: plain Arrow, which is what
+//! Ballista ships between executors.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::cast::{as_float64_array, as_list_array};
+use datafusion::common::utils::SingleRowListArrayBuilder;
+use datafusion::common::{Result, ScalarValue, internal_err};
+use datafusion::logical_expr::utils::format_state_name;
+
+/// Columns of the rows an aggregate has seen.
+#[derive(Debug)]
+pub struct CollectedRows {
+    pub columns: Vec<Vec<f64>>,
+}
+
+impl CollectedRows {
+    pub fn new(width: usize) -> Self {
+        Self {
+            columns: vec![Vec::new(); width],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.columns.first().map_or(0, Vec::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The state fields: one `List<Float64>` per column.
+    pub fn state_fields(name: &str, columns: &[&str]) -> Vec<FieldRef> {
+        columns
+            .iter()
+            .map(|c| {
+                Arc::new(Field::new(
+                    format_state_name(name, c),
+                    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true))),
+                    true,
+                ))
+            })
+            .collect()
+    }
+
+    /// Appends the rows of `values` (Float64 after coercion) where every
+    /// column is non-NULL, after `check` accepts the row.
+    pub fn append(
+        &mut self,
+        function: &str,
+        values: &[ArrayRef],
+        mut check: impl FnMut(&[f64]) -> Result<()>,
+    ) -> Result<()> {
+        if values.len() != self.columns.len() {
+            return internal_err!(
+                "{function}: expected {} input columns, got {}",
+                self.columns.len(),
+                values.len()
+            );
+        }
+        let arrays = values
+            .iter()
+            .map(|v| as_float64_array(v))
+            .collect::<Result<Vec<_>>>()?;
+        let mut row = vec![0.0; arrays.len()];
+        for i in 0..arrays.first().map_or(0, |a| a.len()) {
+            if arrays.iter().any(|a| a.is_null(i)) {
+                continue;
+            }
+            for (slot, array) in row.iter_mut().zip(&arrays) {
+                *slot = array.value(i);
+            }
+            check(&row)?;
+            for (column, value) in self.columns.iter_mut().zip(&row) {
+                column.push(*value);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(self
+            .columns
+            .iter()
+            .map(|c| {
+                let values: ArrayRef = Arc::new(Float64Array::from(c.clone()));
+                SingleRowListArrayBuilder::new(values).build_list_scalar()
+            })
+            .collect())
+    }
+
+    pub fn merge(&mut self, function: &str, states: &[ArrayRef]) -> Result<()> {
+        if states.len() != self.columns.len() {
+            return internal_err!(
+                "{function}: expected {} state columns, got {}",
+                self.columns.len(),
+                states.len()
+            );
+        }
+        for (column, state) in self.columns.iter_mut().zip(states) {
+            let lists = as_list_array(state)?;
+            for i in 0..lists.len() {
+                if lists.is_null(i) {
+                    continue;
+                }
+                let values = lists.value(i);
+                column.extend(as_float64_array(&values)?.iter().flatten());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn size(&self) -> usize {
+        size_of_val(self) + self.columns.iter().map(|c| c.capacity() * 8).sum::<usize>()
+    }
+}

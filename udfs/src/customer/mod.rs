@@ -1,0 +1,54 @@
+//! Customer analytics: purchase summaries, RFM, BG/NBD and Gamma-Gamma
+//! lifetime value, churn, segmentation and recommendation.
+
+mod bgnbd;
+mod bgnbd_expected_purchases;
+mod bgnbd_fit;
+mod bgnbd_p_alive;
+mod bgnbd_probability_of_n_purchases;
+mod calibration_holdout_summary;
+mod churn_probability;
+mod clv;
+mod customer_summary;
+mod gamma_gamma;
+mod gamma_gamma_expected_spend;
+mod gamma_gamma_fit;
+mod purchase_days;
+
+pub use bgnbd::BgNbd;
+pub use bgnbd::Histories as BgNbdHistories;
+pub use bgnbd_expected_purchases::BgNbdExpectedPurchasesFunc;
+pub use bgnbd_fit::{BgNbdFit, BgNbdFitFunc, fit as fit_bgnbd};
+pub use bgnbd_p_alive::BgNbdPAliveFunc;
+pub use bgnbd_probability_of_n_purchases::BgNbdProbabilityOfNPurchasesFunc;
+pub use calibration_holdout_summary::CalibrationHoldoutSummaryFunc;
+pub use churn_probability::ChurnProbabilityFunc;
+pub use clv::ClvFunc;
+pub use customer_summary::CustomerSummaryFunc;
+pub use gamma_gamma::{GammaGamma, Spends};
+pub use gamma_gamma_expected_spend::GammaGammaExpectedSpendFunc;
+pub use gamma_gamma_fit::{GammaGammaFit, GammaGammaFitFunc, fit as fit_gamma_gamma};
+
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+
+/// Scalar functions of this domain.
+pub fn scalar_functions() -> Vec<ScalarUDF> {
+    vec![
+        ScalarUDF::from(BgNbdPAliveFunc::new()),
+        ScalarUDF::from(BgNbdExpectedPurchasesFunc::new()),
+        ScalarUDF::from(BgNbdProbabilityOfNPurchasesFunc::new()),
+        ScalarUDF::from(ChurnProbabilityFunc::new()),
+        ScalarUDF::from(ClvFunc::new()),
+        ScalarUDF::from(GammaGammaExpectedSpendFunc::new()),
+    ]
+}
+
+/// Aggregate functions of this domain.
+pub fn aggregate_functions() -> Vec<AggregateUDF> {
+    vec![
+        AggregateUDF::from(BgNbdFitFunc::new()),
+        AggregateUDF::from(GammaGammaFitFunc::new()),
+        AggregateUDF::from(CustomerSummaryFunc::new()),
+        AggregateUDF::from(CalibrationHoldoutSummaryFunc::new()),
+    ]
+}

@@ -1,0 +1,93 @@
+//! Row kernels shared by the numeric scalar functions: coercion of the
+//! arguments to Float64, a NULL-propagating map over Float64 columns, and
+//! scalar-in, scalar-out.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::logical_expr::ColumnarValue;
+
+/// The Float64 coercion of one numeric argument, or a plan error naming the
+/// function and the argument.
+pub fn coerce_numeric(function: &str, argument: &str, data_type: &DataType) -> Result<DataType> {
+    if data_type.is_numeric() || data_type.is_null() {
+        Ok(DataType::Float64)
+    } else {
+        plan_err!("{function}: argument '{argument}' must be numeric, got {data_type}")
+    }
+}
+
+/// Checks the argument count against `names`.
+pub fn check_arity(function: &str, names: &[&str], arg_types: &[DataType]) -> Result<()> {
+    if arg_types.len() != names.len() {
+        return plan_err!(
+            "{function} expects {} arguments ({}), got {}",
+            names.len(),
+            names.join(", "),
+            arg_types.len()
+        );
+    }
+    Ok(())
+}
+
+/// True when every argument is a scalar, so the result should be one too.
+pub fn all_scalar(args: &[ColumnarValue]) -> bool {
+    args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)))
+}
+
+/// Wraps a kernel's output: a scalar when every input was one.
+pub fn finish(values: ArrayRef, scalar: bool) -> Result<ColumnarValue> {
+    if scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &values, 0,
+        )?))
+    } else {
+        Ok(ColumnarValue::Array(values))
+    }
+}
+
+/// Applies `f` to every row where all `columns` are non-NULL; the result is
+/// NULL wherever an input is. `f` may reject a row with an error.
+#[inline]
+pub fn try_map_rows<const N: usize>(
+    columns: [&Float64Array; N],
+    mut f: impl FnMut([f64; N]) -> Result<f64>,
+) -> Result<ArrayRef> {
+    let len = columns.first().map_or(0, |c| c.len());
+    let nulls = columns.iter().fold(None, |acc: Option<NullBuffer>, c| {
+        NullBuffer::union(acc.as_ref(), c.nulls())
+    });
+    let values: Vec<&[f64]> = columns.iter().map(|c| c.values().as_ref()).collect();
+    let mut out = Vec::with_capacity(len);
+    let row = |i: usize| std::array::from_fn(|k| values[k][i]);
+    match &nulls {
+        None => {
+            for i in 0..len {
+                out.push(f(row(i))?);
+            }
+        }
+        Some(nulls) => {
+            for i in 0..len {
+                out.push(if nulls.is_valid(i) { f(row(i))? } else { 0.0 });
+            }
+        }
+    }
+    Ok(Arc::new(Float64Array::new(out.into(), nulls)))
+}
+
+/// Float64 coercions for functions whose arguments are all numeric.
+pub fn coerce_all_numeric(
+    function: &str,
+    names: &[&str],
+    arg_types: &[DataType],
+) -> Result<Vec<DataType>> {
+    check_arity(function, names, arg_types)?;
+    names
+        .iter()
+        .zip(arg_types)
+        .map(|(name, data_type)| coerce_numeric(function, name, data_type))
+        .collect()
+}

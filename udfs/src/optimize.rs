@@ -1,0 +1,136 @@
+//! Unconstrained minimisation for the model-fitting aggregates, on argmin's
+//! L-BFGS with a More-Thuente line search.
+//!
+//! Models keep positive parameters on the log scale, so "unconstrained" is
+//! enough. The cost and gradient come from one pass over the data, so the
+//! last evaluation is cached: argmin asks for both at the same point.
+
+use std::sync::Mutex;
+
+use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+
+/// What the optimiser reports back; it goes into the fitted model's struct
+/// so a user can see (and ASSERT) that a fit converged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Minimum {
+    pub x: Vec<f64>,
+    pub cost: f64,
+    pub iterations: u64,
+    pub converged: bool,
+}
+
+/// Gradient norm under which a fit counts as converged even when the line
+/// search, not the gradient test, stopped the solver. Costs are per-row means,
+/// so this does not depend on the number of rows.
+const CONVERGED_GRADIENT_NORM: f64 = 1e-6;
+
+type Evaluation = (Vec<f64>, f64, Vec<f64>);
+
+struct Problem<'a, F> {
+    cost_and_gradient: &'a F,
+    last: Mutex<Option<Evaluation>>,
+}
+
+impl<F: Fn(&[f64], &mut [f64]) -> f64> Problem<'_, F> {
+    fn evaluate(&self, x: &[f64]) -> (f64, Vec<f64>) {
+        if let Ok(last) = self.last.lock()
+            && let Some((at, cost, gradient)) = last.as_ref()
+            && at.as_slice() == x
+        {
+            return (*cost, gradient.clone());
+        }
+        let mut gradient = vec![0.0; x.len()];
+        let cost = (self.cost_and_gradient)(x, &mut gradient);
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((x.to_vec(), cost, gradient.clone()));
+        }
+        (cost, gradient)
+    }
+}
+
+impl<F: Fn(&[f64], &mut [f64]) -> f64> CostFunction for Problem<'_, F> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, x: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        Ok(self.evaluate(x).0)
+    }
+}
+
+impl<F: Fn(&[f64], &mut [f64]) -> f64> Gradient for Problem<'_, F> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    fn gradient(&self, x: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
+        Ok(self.evaluate(x).1)
+    }
+}
+
+/// Minimises `cost_and_gradient` (which returns the cost and writes the
+/// gradient) from `x0`. Stops when the gradient norm is below `tol_grad`,
+/// the cost no longer changes, or after `max_iterations`.
+pub fn minimize(
+    cost_and_gradient: impl Fn(&[f64], &mut [f64]) -> f64,
+    x0: Vec<f64>,
+    tol_grad: f64,
+    max_iterations: u64,
+) -> Result<Minimum, String> {
+    let problem = Problem {
+        cost_and_gradient: &cost_and_gradient,
+        last: Mutex::new(None),
+    };
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+        .with_tolerance_grad(tol_grad)
+        .and_then(|s| s.with_tolerance_cost(0.0))
+        .map_err(|e| e.to_string())?;
+    let result = Executor::new(problem, solver)
+        .configure(|state| state.param(x0).max_iters(max_iterations))
+        .timer(false)
+        .run()
+        .map_err(|e| e.to_string())?;
+    let state = result.state();
+    let x = state
+        .get_best_param()
+        .cloned()
+        .ok_or_else(|| "the optimiser returned no parameters".to_string())?;
+    // At the optimum the line search may stop first because the cost cannot
+    // fall further in floating point; a gradient this small is converged.
+    let mut gradient = vec![0.0; x.len()];
+    cost_and_gradient(&x, &mut gradient);
+    let gradient_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
+    let converged = matches!(
+        state.get_termination_status(),
+        TerminationStatus::Terminated(
+            TerminationReason::SolverConverged | TerminationReason::TargetCostReached
+        )
+    ) || gradient_norm < CONVERGED_GRADIENT_NORM;
+    Ok(Minimum {
+        x,
+        cost: state.get_best_cost(),
+        iterations: state.get_iter(),
+        converged,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_minimum_of_the_rosenbrock_function() {
+        let rosenbrock = |x: &[f64], g: &mut [f64]| {
+            let (a, b) = (1.0 - x[0], x[1] - x[0] * x[0]);
+            g[0] = -2.0 * a - 400.0 * x[0] * b;
+            g[1] = 200.0 * b;
+            a * a + 100.0 * b * b
+        };
+        let m = minimize(rosenbrock, vec![-1.2, 1.0], 1e-10, 1000).expect("minimize");
+        assert!(m.converged, "{m:?}");
+        assert!(
+            (m.x[0] - 1.0).abs() < 1e-8 && (m.x[1] - 1.0).abs() < 1e-8,
+            "{m:?}"
+        );
+    }
+}
