@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of the README: sets up what the tests need on a fresh
-# machine (a Python venv with moto's S3 server for the object-store tests),
+# machine (a Python venv with moto's S3 server for the object-store tests
+# and the reference libraries the analytics are checked against),
 # then runs every Rust test: unit tests, the .slt suite and the integration
 # tests that drive the real binary.
 #
@@ -14,14 +15,18 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$cache/pip}"
 venv="$cache/venv"
 
-if ! "$venv/bin/python" -c 'import moto.server, boto3, flask_cors' 2>/dev/null; then
-  echo "== setting up $venv (moto S3 server for the object-store tests)"
+# Reinstall when tests/requirements.txt changes (its hash is kept in the venv).
+wanted="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
+if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$wanted" ]; then
+  echo "== setting up $venv (moto S3 server; lifetimes, scikit-learn, mlxtend references)"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip
   "$venv/bin/pip" install --quiet -r tests/requirements.txt
+  echo "$wanted" > "$venv/.requirements"
 fi
 export FINSIGHT_PYTHON="$venv/bin/python"
 export FINSIGHT_REQUIRE_S3=1
+export FINSIGHT_REQUIRE_REFERENCE=1
 
 echo "== cargo test"
 cargo test --workspace --all-targets "$@"

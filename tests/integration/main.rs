@@ -6,6 +6,7 @@ mod common;
 mod data_access;
 mod demo;
 mod readme;
+mod reference;
 mod repl;
 mod run;
 mod s3;

@@ -64,6 +64,26 @@ pub fn check_model_type(
     Ok(())
 }
 
+/// The type a model argument is coerced to: itself once checked, or for an
+/// untyped NULL a struct of the required fields (so the result is NULL).
+pub fn coerce_model_type(
+    function: &str,
+    argument: &str,
+    model: &str,
+    data_type: &DataType,
+    required: &[&str],
+) -> Result<DataType> {
+    if data_type.is_null() {
+        let fields: Vec<(&str, DataType)> = required
+            .iter()
+            .map(|name| (*name, DataType::Float64))
+            .collect();
+        return Ok(model_type(&fields));
+    }
+    check_model_type(function, argument, model, data_type, required)?;
+    Ok(data_type.clone())
+}
+
 /// The `name` field of a model column as Float64, NULL where the model is NULL.
 pub fn model_field_f64(function: &str, model: &ArrayRef, name: &str) -> Result<Float64Array> {
     let Some(model) = model.as_any().downcast_ref::<StructArray>() else {

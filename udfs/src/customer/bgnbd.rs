@@ -57,6 +57,9 @@ impl BgNbd {
     /// eq. (10) of the paper.
     pub fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, big_t: f64) -> f64 {
         let Self { r, alpha, a, b } = *self;
+        if t == 0.0 {
+            return 0.0;
+        }
         let z = t / (alpha + big_t + t);
         // Euler's transformation of 2F1(r+x, b+x; a+b+x-1; z) times
         // ((alpha+T)/(alpha+T+t))^(r+x) leaves (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z),
@@ -224,8 +227,14 @@ pub fn coerce_model_args(
     arg_types: &[DataType],
 ) -> datafusion::common::Result<Vec<DataType>> {
     crate::kernel::check_arity(function, names, arg_types)?;
-    crate::model::check_model_type(function, names[0], MODEL_NAME, &arg_types[0], &PARAMETERS)?;
-    let mut coerced = vec![arg_types[0].clone()];
+    let model = crate::model::coerce_model_type(
+        function,
+        names[0],
+        MODEL_NAME,
+        &arg_types[0],
+        &PARAMETERS,
+    )?;
+    let mut coerced = vec![model];
     for (name, data_type) in names.iter().zip(arg_types).skip(1) {
         coerced.push(crate::kernel::coerce_numeric(function, name, data_type)?);
     }

@@ -128,6 +128,20 @@ impl Accumulator for CalibrationHoldoutAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        // lifetimes averages holdout transactions, not holdout days.
+        let holdout_amounts: Vec<f64> = self
+            .purchases
+            .days
+            .iter()
+            .zip(&self.purchases.amounts)
+            .filter(|(day, amount)| **day > self.calibration_end && !amount.is_nan())
+            .map(|(_, amount)| *amount)
+            .collect();
+        let monetary_value_holdout = if holdout_amounts.is_empty() {
+            0.0
+        } else {
+            holdout_amounts.iter().sum::<f64>() / holdout_amounts.len() as f64
+        };
         let totals = self.purchases.daily_totals();
         let split = totals.partition_point(|(day, _)| *day <= self.calibration_end);
         let (calibration, holdout) = totals.split_at(split);
@@ -145,7 +159,7 @@ impl Accumulator for CalibrationHoldoutAccumulator {
                 column(f64::from(self.calibration_end - first.0) / unit),
                 column(mean_known(&calibration[1..])),
                 Arc::new(Int64Array::from(vec![holdout.len() as i64])),
-                column(mean_known(holdout)),
+                column(monetary_value_holdout),
                 column(f64::from(self.observation_end - self.calibration_end) / unit),
             ],
         )
@@ -163,8 +177,9 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
          lifetimes' calibration_and_holdout_data with freq='D': frequency_cal, recency_cal, \
          T_cal and monetary_value_cal are customer_summary of the transactions up to \
          calibration_end; frequency_holdout is the number of purchase days in \
-         (calibration_end, observation_end], monetary_value_holdout their mean daily total (0 \
-         if none) and duration_holdout the holdout length. NULL for a customer with no \
+         (calibration_end, observation_end], monetary_value_holdout the mean amount of the \
+         holdout transactions (per transaction, not per day, as lifetimes does; 0 if none) \
+         and duration_holdout the holdout length. NULL for a customer with no \
          purchase up to calibration_end (lifetimes drops them). Fit bgnbd_fit on the \
          calibration columns, then compare bgnbd_expected_purchases(model, duration_holdout, \
          ...) with frequency_holdout.",

@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
 
 use super::{bgnbd, gamma_gamma};
 use crate::kernel::{all_scalar, check_arity, coerce_numeric, finish, try_map_rows};
-use crate::model::check_model_type;
+use crate::model::coerce_model_type;
 
 const ARGUMENTS: [&str; 9] = [
     "bgnbd_model",
@@ -79,21 +79,21 @@ impl ScalarUDFImpl for ClvFunc {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         let name = self.name();
         check_arity(name, &ARGUMENTS, arg_types)?;
-        check_model_type(
+        let purchases = coerce_model_type(
             name,
             ARGUMENTS[0],
             bgnbd::MODEL_NAME,
             &arg_types[0],
             &bgnbd::PARAMETERS,
         )?;
-        check_model_type(
+        let spend = coerce_model_type(
             name,
             ARGUMENTS[1],
             gamma_gamma::MODEL_NAME,
             &arg_types[1],
             &gamma_gamma::PARAMETERS,
         )?;
-        let mut coerced = vec![arg_types[0].clone(), arg_types[1].clone()];
+        let mut coerced = vec![purchases, spend];
         for (argument, data_type) in ARGUMENTS.iter().zip(arg_types).take(8).skip(2) {
             coerced.push(coerce_numeric(name, argument, data_type)?);
         }

@@ -93,8 +93,14 @@ pub fn coerce_model_args(
     arg_types: &[DataType],
 ) -> Result<Vec<DataType>> {
     crate::kernel::check_arity(function, names, arg_types)?;
-    crate::model::check_model_type(function, names[0], MODEL_NAME, &arg_types[0], &PARAMETERS)?;
-    let mut coerced = vec![arg_types[0].clone()];
+    let model = crate::model::coerce_model_type(
+        function,
+        names[0],
+        MODEL_NAME,
+        &arg_types[0],
+        &PARAMETERS,
+    )?;
+    let mut coerced = vec![model];
     for (name, data_type) in names.iter().zip(arg_types).skip(1) {
         coerced.push(crate::kernel::coerce_numeric(function, name, data_type)?);
     }

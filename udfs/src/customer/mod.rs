@@ -14,6 +14,7 @@ mod gamma_gamma;
 mod gamma_gamma_expected_spend;
 mod gamma_gamma_fit;
 mod purchase_days;
+mod rfm_segment;
 
 pub use bgnbd::BgNbd;
 pub use bgnbd::Histories as BgNbdHistories;
@@ -28,6 +29,7 @@ pub use customer_summary::CustomerSummaryFunc;
 pub use gamma_gamma::{GammaGamma, Spends};
 pub use gamma_gamma_expected_spend::GammaGammaExpectedSpendFunc;
 pub use gamma_gamma_fit::{GammaGammaFit, GammaGammaFitFunc, fit as fit_gamma_gamma};
+pub use rfm_segment::RfmSegmentFunc;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
@@ -40,6 +42,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(ChurnProbabilityFunc::new()),
         ScalarUDF::from(ClvFunc::new()),
         ScalarUDF::from(GammaGammaExpectedSpendFunc::new()),
+        ScalarUDF::from(RfmSegmentFunc::new()),
     ]
 }
 

@@ -1,0 +1,56 @@
+//! The analytics functions against independent reference libraries
+//! (lifetimes, scikit-learn, mlxtend), computed live by the scripts in
+//! `tests/reference/` from the venv `tests/run.sh` installs. Each script
+//! drives the real binary and exits 1 on any mismatch. Without the venv the
+//! tests are skipped, unless FINSIGHT_REQUIRE_REFERENCE=1 (as in CI).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn reference_python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("FINSIGHT_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/finsight/venv/bin/python"))
+        })?;
+    let has_references = Command::new(&candidate)
+        .args(["-c", "import lifetimes, sklearn, mlxtend, pyarrow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    has_references.then_some(candidate)
+}
+
+fn run_reference(script: &str, data: &str) {
+    let Some(python) = reference_python() else {
+        assert!(
+            std::env::var("FINSIGHT_REQUIRE_REFERENCE").is_err(),
+            "FINSIGHT_REQUIRE_REFERENCE is set but no python with lifetimes, scikit-learn and \
+             mlxtend was found (set FINSIGHT_PYTHON)"
+        );
+        eprintln!("skipping {script}: no python with the reference libraries (run tests/run.sh)");
+        return;
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(python)
+        .arg(root.join("tests/reference").join(script))
+        .arg(env!("CARGO_BIN_EXE_finsight"))
+        .arg(root.join(data))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run the reference script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{stderr}"
+    );
+}
+
+#[test]
+fn customer_models_match_lifetimes_on_cdnow() {
+    run_reference("customer.py", "tests/data/cdnow");
+}
