@@ -61,6 +61,45 @@ pub async fn collect_limited(
     Ok((kept, total))
 }
 
+/// CSV has no nested values: lists, structs and maps become their display
+/// text (as DuckDB writes them), NULL stays an empty field.
+fn nested_as_text(batch: &RecordBatch) -> Result<RecordBatch> {
+    use datafusion::arrow::array::{Array, ArrayRef, StringBuilder};
+    use datafusion::arrow::datatypes::Field;
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| f.data_type().is_nested())
+    {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !field.data_type().is_nested() {
+            fields.push(field.as_ref().clone());
+            columns.push(std::sync::Arc::clone(column));
+            continue;
+        }
+        let formatter = ArrayFormatter::try_new(column.as_ref(), &FormatOptions::default())?;
+        let mut text = StringBuilder::with_capacity(column.len(), column.len() * 16);
+        for i in 0..column.len() {
+            if column.is_null(i) {
+                text.append_null();
+            } else {
+                text.append_value(formatter.value(i).to_string());
+            }
+        }
+        fields.push(Field::new(field.name(), DataType::Utf8, true));
+        columns.push(std::sync::Arc::new(text.finish()));
+    }
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
 /// Renders `batches` (the first rows of a result of `total_rows` rows).
 pub fn render(
     schema: &Schema,
@@ -90,10 +129,11 @@ pub fn render(
                     .with_header(true)
                     .build(&mut out);
                 if batches.is_empty() {
-                    writer.write(&RecordBatch::new_empty(std::sync::Arc::new(schema.clone())))?;
+                    let empty = RecordBatch::new_empty(std::sync::Arc::new(schema.clone()));
+                    writer.write(&nested_as_text(&empty)?)?;
                 }
                 for batch in batches {
-                    writer.write(batch)?;
+                    writer.write(&nested_as_text(batch)?)?;
                 }
             }
             Ok(String::from_utf8_lossy(&out).into_owned())
@@ -251,6 +291,20 @@ mod tests {
         assert!(text.contains("double"), "{text}");
         assert!(text.contains("┆    1.5 │"), "{text}");
         assert!(text.ends_with("2 rows (1 shown)"), "{text}");
+    }
+
+    #[test]
+    fn csv_writes_lists_and_structs_as_text() {
+        use datafusion::arrow::array::{ArrayRef, ListArray};
+        use datafusion::arrow::datatypes::Int32Type;
+        use std::sync::Arc;
+        let list: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1), Some(2)]),
+            None,
+        ]));
+        let batch = RecordBatch::try_from_iter(vec![("l", list)]).expect("batch");
+        let csv = render(batch.schema().as_ref(), &[batch], OutputFormat::Csv, 2).expect("csv");
+        assert_eq!(csv, "l\n\"[1, 2]\"\n\n");
     }
 
     #[test]

@@ -54,3 +54,8 @@ fn run_reference(script: &str, data: &str) {
 fn customer_models_match_lifetimes_on_cdnow() {
     run_reference("customer.py", "tests/data/cdnow");
 }
+
+#[test]
+fn regression_clustering_and_rules_match_scikit_learn_and_mlxtend() {
+    run_reference("segmentation.py", "tests/data");
+}

@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::common::{Result, ScalarValue, internal_err, plan_err};
 use datafusion::logical_expr::ColumnarValue;
+use datafusion::logical_expr::function::AccumulatorArgs;
 
 /// The Float64 coercion of one numeric argument, or a plan error naming the
 /// function and the argument.
@@ -90,4 +91,43 @@ pub fn coerce_all_numeric(
         .zip(arg_types)
         .map(|(name, data_type)| coerce_numeric(function, name, data_type))
         .collect()
+}
+
+/// The value of a constant argument (a literal, or an expression of
+/// literals), read when the accumulator is created.
+pub fn constant_argument(
+    function: &str,
+    argument: &str,
+    args: &AccumulatorArgs,
+    index: usize,
+) -> Result<ScalarValue> {
+    let Some(expr) = args.exprs.get(index) else {
+        return internal_err!("{function}: missing argument {index}");
+    };
+    let empty = RecordBatch::new_empty(Arc::new(args.schema.clone()));
+    match expr.evaluate(&empty) {
+        Ok(ColumnarValue::Scalar(value)) => Ok(value),
+        _ => plan_err!(
+            "{function}: argument '{argument}' must be a constant (for example DATE '2024-06-30'), \
+             not a column"
+        ),
+    }
+}
+
+/// A feature's name for a model's `features` field: the argument's physical
+/// expression without column indices (`x@1 * 2` becomes `x * 2`).
+pub fn feature_name(expr: &dyn std::fmt::Display) -> String {
+    let text = expr.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '@' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

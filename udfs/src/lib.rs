@@ -52,7 +52,7 @@ pub fn window_functions() -> Vec<WindowUDF> {
 
 /// Table functions of every domain.
 pub fn table_functions() -> Vec<TableFunction> {
-    Vec::new()
+    customer::table_functions()
 }
 
 /// The kind of a finsight function, as shown by `\df`.

@@ -21,6 +21,9 @@ pub struct Minimum {
     pub converged: bool,
 }
 
+/// Evaluation budget per allowed iteration (line searches included).
+const EVALUATIONS_PER_ITERATION: u64 = 20;
+
 /// Gradient norm under which a fit counts as converged even when the line
 /// search, not the gradient test, stopped the solver. Costs are per-row means,
 /// so this does not depend on the number of rows.
@@ -31,22 +34,40 @@ type Evaluation = (Vec<f64>, f64, Vec<f64>);
 struct Problem<'a, F> {
     cost_and_gradient: &'a F,
     last: Mutex<Option<Evaluation>>,
+    /// The lowest-cost point evaluated, kept because argmin's own state is
+    /// lost when a run ends in an error.
+    best: &'a Mutex<Option<(Vec<f64>, f64)>>,
+    /// Evaluations left: argmin's line searches have no iteration cap of
+    /// their own, and a query must never spin forever.
+    budget: std::sync::atomic::AtomicU64,
 }
 
 impl<F: Fn(&[f64], &mut [f64]) -> f64> Problem<'_, F> {
-    fn evaluate(&self, x: &[f64]) -> (f64, Vec<f64>) {
+    fn evaluate(&self, x: &[f64]) -> Result<(f64, Vec<f64>), argmin::core::Error> {
         if let Ok(last) = self.last.lock()
             && let Some((at, cost, gradient)) = last.as_ref()
             && at.as_slice() == x
         {
-            return (*cost, gradient.clone());
+            return Ok((*cost, gradient.clone()));
+        }
+        let left = self
+            .budget
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        if left == 0 {
+            return Err(argmin::core::Error::msg("evaluation budget exhausted"));
         }
         let mut gradient = vec![0.0; x.len()];
         let cost = (self.cost_and_gradient)(x, &mut gradient);
+        if let Ok(mut best) = self.best.lock()
+            && cost.is_finite()
+            && best.as_ref().is_none_or(|(_, b)| cost < *b)
+        {
+            *best = Some((x.to_vec(), cost));
+        }
         if let Ok(mut last) = self.last.lock() {
             *last = Some((x.to_vec(), cost, gradient.clone()));
         }
-        (cost, gradient)
+        Ok((cost, gradient))
     }
 }
 
@@ -55,7 +76,7 @@ impl<F: Fn(&[f64], &mut [f64]) -> f64> CostFunction for Problem<'_, F> {
     type Output = f64;
 
     fn cost(&self, x: &Vec<f64>) -> Result<f64, argmin::core::Error> {
-        Ok(self.evaluate(x).0)
+        Ok(self.evaluate(x)?.0)
     }
 }
 
@@ -64,7 +85,7 @@ impl<F: Fn(&[f64], &mut [f64]) -> f64> Gradient for Problem<'_, F> {
     type Gradient = Vec<f64>;
 
     fn gradient(&self, x: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.evaluate(x).1)
+        Ok(self.evaluate(x)?.1)
     }
 }
 
@@ -77,19 +98,42 @@ pub fn minimize(
     tol_grad: f64,
     max_iterations: u64,
 ) -> Result<Minimum, String> {
+    let best = Mutex::new(None);
     let problem = Problem {
         cost_and_gradient: &cost_and_gradient,
         last: Mutex::new(None),
+        best: &best,
+        budget: std::sync::atomic::AtomicU64::new(
+            max_iterations.saturating_mul(EVALUATIONS_PER_ITERATION),
+        ),
     };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
         .with_tolerance_grad(tol_grad)
         .and_then(|s| s.with_tolerance_cost(0.0))
         .map_err(|e| e.to_string())?;
-    let result = Executor::new(problem, solver)
+    let run = Executor::new(problem, solver)
         .configure(|state| state.param(x0).max_iters(max_iterations))
         .timer(false)
-        .run()
-        .map_err(|e| e.to_string())?;
+        .run();
+    let result = match run {
+        Ok(result) => result,
+        // Out of budget (or a line search that gave up): report the best
+        // point seen, not converged, rather than nothing.
+        Err(_) => {
+            let Some((x, cost)) = best.lock().ok().and_then(|b| b.clone()) else {
+                return Err("the optimiser found no point with a finite cost".to_string());
+            };
+            let mut gradient = vec![0.0; x.len()];
+            cost_and_gradient(&x, &mut gradient);
+            let converged = norm(&gradient) < CONVERGED_GRADIENT_NORM;
+            return Ok(Minimum {
+                x,
+                cost,
+                iterations: max_iterations,
+                converged,
+            });
+        }
+    };
     let state = result.state();
     let x = state
         .get_best_param()
@@ -99,7 +143,7 @@ pub fn minimize(
     // fall further in floating point; a gradient this small is converged.
     let mut gradient = vec![0.0; x.len()];
     cost_and_gradient(&x, &mut gradient);
-    let gradient_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
+    let gradient_norm = norm(&gradient);
     let converged = matches!(
         state.get_termination_status(),
         TerminationStatus::Terminated(
@@ -112,6 +156,10 @@ pub fn minimize(
         iterations: state.get_iter(),
         converged,
     })
+}
+
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|g| g * g).sum::<f64>().sqrt()
 }
 
 #[cfg(test)]

@@ -6,13 +6,14 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int32Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{as_date32_array, as_float64_array, as_int32_array, as_list_array};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue, exec_err, internal_err, plan_err};
-use datafusion::logical_expr::ColumnarValue;
 use datafusion::logical_expr::function::AccumulatorArgs;
+
+use crate::kernel::constant_argument;
 use datafusion::logical_expr::utils::format_state_name;
 
 /// Coerces a purchase-time or end-date argument to Date32 (timestamps are
@@ -38,27 +39,6 @@ pub fn coerce_unit(function: &str, data_type: &DataType) -> Result<DataType> {
         other => {
             plan_err!("{function}: argument 'time_unit' must be 'days' or 'weeks', got {other}")
         }
-    }
-}
-
-/// The value of a constant argument (a literal, or an expression of
-/// literals), read when the accumulator is created.
-pub fn constant_argument(
-    function: &str,
-    argument: &str,
-    args: &AccumulatorArgs,
-    index: usize,
-) -> Result<ScalarValue> {
-    let Some(expr) = args.exprs.get(index) else {
-        return internal_err!("{function}: missing argument {index}");
-    };
-    let empty = RecordBatch::new_empty(Arc::new(args.schema.clone()));
-    match expr.evaluate(&empty) {
-        Ok(ColumnarValue::Scalar(value)) => Ok(value),
-        _ => plan_err!(
-            "{function}: argument '{argument}' must be a constant (for example DATE '2024-06-30'), \
-             not a column"
-        ),
     }
 }
 
