@@ -103,5 +103,112 @@ fn bench_sql(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_haversine_km, bench_sql);
+/// BG/NBD histories simulated from the CDNOW estimates (r 0.243, alpha
+/// 4.414, a 0.793, b 2.426), observed for up to 39 weeks: the generative
+/// story of Fader, Hardie and Lee (2005), section 2.
+pub fn simulate_bgnbd(customers: usize, seed: u64) -> udfs::customer::BgNbdHistories {
+    use rand::{Rng, SeedableRng};
+    use rand_distr::{Beta, Distribution, Exp1, Gamma};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let rate = Gamma::new(0.243, 1.0 / 4.414).expect("gamma");
+    let dropout = Beta::new(0.793, 2.426).expect("beta");
+    let mut h = udfs::customer::BgNbdHistories::default();
+    for _ in 0..customers {
+        let (lambda, p): (f64, f64) = (rate.sample(&mut rng), dropout.sample(&mut rng));
+        let t_end = rng.random_range(1.0..39.0);
+        let (mut x, mut t_x, mut now) = (0.0, 0.0, 0.0);
+        loop {
+            let gap: f64 = Exp1.sample(&mut rng);
+            now += gap / lambda.max(1e-12);
+            if now > t_end {
+                break;
+            }
+            x += 1.0;
+            t_x = now;
+            if rng.random_bool(p) {
+                break;
+            }
+        }
+        h.x.push(x);
+        h.t_x.push(t_x);
+        h.t.push(t_end);
+    }
+    h
+}
+
+fn bench_customer(c: &mut Criterion) {
+    use datafusion::arrow::array::{Int64Array, StructArray};
+    let config_options = Arc::new(ConfigOptions::default());
+    let h = simulate_bgnbd(BATCH_SIZE, 1);
+    let model_column = |v: f64| -> ArrayRef { column(std::iter::repeat_n(v, BATCH_SIZE)) };
+    // The model arrives as a column (a cross join with the fitted model).
+    let model: ArrayRef = Arc::new(StructArray::from(vec![
+        (
+            Arc::new(Field::new("r", DataType::Float64, true)),
+            model_column(0.243),
+        ),
+        (
+            Arc::new(Field::new("alpha", DataType::Float64, true)),
+            model_column(4.414),
+        ),
+        (
+            Arc::new(Field::new("a", DataType::Float64, true)),
+            model_column(0.793),
+        ),
+        (
+            Arc::new(Field::new("b", DataType::Float64, true)),
+            model_column(2.426),
+        ),
+    ]));
+    let invoke = |udf: &ScalarUDF, args: Vec<ColumnarValue>, return_type: DataType| {
+        let arg_fields = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Arc::new(Field::new(format!("a{i}"), a.data_type(), true)))
+            .collect();
+        udf.invoke_with_args(ScalarFunctionArgs {
+            args,
+            arg_fields,
+            number_rows: BATCH_SIZE,
+            return_field: Arc::new(Field::new("out", return_type, true)),
+            config_options: Arc::clone(&config_options),
+        })
+    };
+    let mut group = c.benchmark_group("customer");
+    group.throughput(Throughput::Elements(BATCH_SIZE as u64));
+    let p_alive = ScalarUDF::from(udfs::customer::BgNbdPAliveFunc::new());
+    let args = vec![
+        ColumnarValue::Array(Arc::clone(&model)),
+        ColumnarValue::Array(column(h.x.iter().copied())),
+        ColumnarValue::Array(column(h.t_x.iter().copied())),
+        ColumnarValue::Array(column(h.t.iter().copied())),
+    ];
+    group.bench_function("bgnbd_p_alive", |b| {
+        b.iter(|| black_box(invoke(&p_alive, args.clone(), DataType::Float64)))
+    });
+    let rfm = ScalarUDF::from(udfs::customer::RfmSegmentFunc::new());
+    let score = |k: i64| -> ColumnarValue {
+        ColumnarValue::Array(Arc::new(Int64Array::from_iter_values(
+            (0..BATCH_SIZE as i64).map(|i| (i * k + i / 7) % 5 + 1),
+        )))
+    };
+    let args = vec![score(1), score(3), score(7)];
+    group.bench_function("rfm_segment", |b| {
+        b.iter(|| black_box(invoke(&rfm, args.clone(), DataType::Utf8)))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("customer_fit");
+    group.sample_size(10);
+    for customers in [100_000usize, 1_000_000] {
+        let h = simulate_bgnbd(customers, 7);
+        group.throughput(Throughput::Elements(customers as u64));
+        group.bench_function(BenchmarkId::new("bgnbd_fit", customers), |b| {
+            b.iter(|| black_box(udfs::customer::fit_bgnbd(&h).expect("fit")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_haversine_km, bench_sql, bench_customer);
 criterion_main!(benches);

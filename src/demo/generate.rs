@@ -234,6 +234,7 @@ fn customer(
         date(signup),
         (if closed.is_some() { "closed" } else { "active" }).into(),
         opt_date(closed),
+        Value::I32(Some(risk_tolerance(id, segment, age_years))),
     ]);
 
     let currency = if city.country == "CN" { "CNY" } else { "GBP" };
@@ -290,6 +291,49 @@ fn customer(
         current_account,
         card_account,
     }
+}
+
+/// Risk tolerance on the 1-7 scale of product risk levels (SRRI), as a
+/// suitability questionnaire would record it: higher for wealthier segments,
+/// lower near and in retirement. Derived from the id rather than drawn, so
+/// adding it left every other generated value unchanged.
+fn risk_tolerance(id: i64, segment: &str, age_years: f64) -> i32 {
+    let base = match segment {
+        "private" => 6,
+        "affluent" => 5,
+        "emerging" => 4,
+        _ => 3,
+    };
+    let age = if age_years >= 65.0 {
+        -2
+    } else if age_years >= 50.0 {
+        -1
+    } else {
+        0
+    };
+    let jitter = (id.wrapping_mul(7919).rem_euclid(3)) as i32 - 1;
+    (base + age + jitter).clamp(1, 7)
+}
+
+/// The investment products (the market-data instruments) with their risk
+/// level: the SRRI band of their annual volatility (CESR/10-673: below 0.5%
+/// is 1, then 2%, 5%, 10%, 15%, 25%, and 7 above).
+pub(super) fn products() -> Result<RecordBatch> {
+    let mut rows = Rows::new(&tables::products());
+    for (symbol, asset_class, _, volatility, _) in INSTRUMENTS {
+        let level = [0.005, 0.02, 0.05, 0.10, 0.15, 0.25]
+            .iter()
+            .filter(|band| *volatility >= **band)
+            .count() as i32
+            + 1;
+        rows.push(vec![
+            (*symbol).into(),
+            (*asset_class).into(),
+            (*volatility).into(),
+            Value::I32(Some(level)),
+        ]);
+    }
+    rows.finish()
 }
 
 /// Active days of a customer within the window.

@@ -2,7 +2,7 @@
 //!
 //! Scale 1 is 100,000 customers and about 5.5 million card transactions over
 //! 2023-01-01..2025-06-30, plus accounts, app events, loans, consents,
-//! marketing campaigns, market prices, positions and branches. Customers are
+//! marketing campaigns, market prices, positions, branches and products. Customers are
 //! generated in chunks, each from its own seeded RNG, on all cores; the chunks
 //! are written in order, so memory stays bounded at any scale and the same
 //! seed gives the same files.
@@ -35,6 +35,11 @@ const ROWS_PER_FILE: usize = 20_000_000;
 /// Rows per Parquet row group (DuckDB and DataFusion both scan these in parallel).
 const ROW_GROUP_ROWS: usize = 1_000_000;
 const MANIFEST: &str = "_finsight_demo.txt";
+
+/// Version of the generated tables' layout: bump it whenever a table or
+/// column is added or changed, so an existing demo folder is regenerated
+/// instead of reused. 2: customers.risk_tolerance and the products table.
+const LAYOUT: u32 = 2;
 
 /// What `finsight demo` generates.
 #[derive(Debug, Clone)]
@@ -69,7 +74,7 @@ pub fn generate(options: &DemoOptions) -> Result<DemoSummary> {
     let started = Instant::now();
     let customers = ((100_000.0 * options.scale).round() as i64).max(1);
     let manifest_text = format!(
-        "finsight demo data\nversion={}\nscale={}\nseed={}\ncustomers={customers}\n",
+        "finsight demo data\nversion={}\nlayout={LAYOUT}\nscale={}\nseed={}\ncustomers={customers}\n",
         env!("CARGO_PKG_VERSION"),
         options.scale,
         options.seed
@@ -161,6 +166,7 @@ pub fn generate(options: &DemoOptions) -> Result<DemoSummary> {
     writers.write("market_prices", &generate::market_prices(options.seed)?)?;
     writers.write("campaigns", &generate::campaigns()?)?;
     writers.write("branches", &generate::branches(options.seed)?)?;
+    writers.write("products", &generate::products()?)?;
     writers.close()?;
     progress.finish_and_clear();
     std::fs::write(
@@ -204,6 +210,7 @@ pub const TABLES: &[&str] = &[
     "market_prices",
     "positions",
     "branches",
+    "products",
 ];
 
 fn dir_size(dir: &Path) -> u64 {

@@ -186,6 +186,7 @@ pub(super) fn customers() -> SchemaRef {
         field("signup_date", Date32, false),
         field("status", Utf8, false),
         field("closed_date", Date32, true),
+        field("risk_tolerance", Int32, false),
     ]))
 }
 
@@ -310,6 +311,15 @@ pub(super) fn positions() -> SchemaRef {
         field("symbol", Utf8, false),
         field("quantity", Float64, false),
         field("opened_date", Date32, false),
+    ]))
+}
+
+pub(super) fn products() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        field("product", Utf8, false),
+        field("asset_class", Utf8, false),
+        field("annual_volatility", Float64, false),
+        field("risk_level", Int32, false),
     ]))
 }
 

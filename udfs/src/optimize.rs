@@ -21,6 +21,11 @@ pub struct Minimum {
     pub converged: bool,
 }
 
+/// Evaluations without a relative improvement of the best cost by more
+/// than [`STALL_IMPROVEMENT`] after which the search stops.
+const STALL_EVALUATIONS: u64 = 40;
+const STALL_IMPROVEMENT: f64 = 1e-15;
+
 /// Evaluation budget per allowed iteration (line searches included).
 const EVALUATIONS_PER_ITERATION: u64 = 20;
 
@@ -40,6 +45,8 @@ struct Problem<'a, F> {
     /// Evaluations left: argmin's line searches have no iteration cap of
     /// their own, and a query must never spin forever.
     budget: std::sync::atomic::AtomicU64,
+    /// Evaluations since the best cost last improved.
+    stalled: std::sync::atomic::AtomicU64,
 }
 
 impl<F: Fn(&[f64], &mut [f64]) -> f64> Problem<'_, F> {
@@ -58,11 +65,30 @@ impl<F: Fn(&[f64], &mut [f64]) -> f64> Problem<'_, F> {
         }
         let mut gradient = vec![0.0; x.len()];
         let cost = (self.cost_and_gradient)(x, &mut gradient);
-        if let Ok(mut best) = self.best.lock()
+        let improved = if let Ok(mut best) = self.best.lock()
             && cost.is_finite()
-            && best.as_ref().is_none_or(|(_, b)| cost < *b)
+            && best
+                .as_ref()
+                .is_none_or(|(_, b)| cost < *b - STALL_IMPROVEMENT * b.abs().max(1e-300))
         {
             *best = Some((x.to_vec(), cost));
+            true
+        } else {
+            false
+        };
+        let stalled = if improved {
+            self.stalled.store(0, std::sync::atomic::Ordering::Relaxed);
+            0
+        } else {
+            self.stalled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1
+        };
+        if stalled > STALL_EVALUATIONS {
+            // At the optimum a line search can keep probing points that
+            // cannot lower the cost in floating point; stop and let the
+            // caller judge convergence by the gradient.
+            return Err(argmin::core::Error::msg("no further progress"));
         }
         if let Ok(mut last) = self.last.lock() {
             *last = Some((x.to_vec(), cost, gradient.clone()));
@@ -103,6 +129,7 @@ pub fn minimize(
         cost_and_gradient: &cost_and_gradient,
         last: Mutex::new(None),
         best: &best,
+        stalled: std::sync::atomic::AtomicU64::new(0),
         budget: std::sync::atomic::AtomicU64::new(
             max_iterations.saturating_mul(EVALUATIONS_PER_ITERATION),
         ),

@@ -64,7 +64,13 @@ impl TableFunctionImpl for AssociationRulesFunc {
             query,
             min_support: share(min_support, "min_support")?,
             min_confidence: share(min_confidence, "min_confidence")?,
-            schema: Arc::new(Schema::new(rule_fields())),
+            // Nullable like the unnested plan that produces the rows.
+            schema: Arc::new(Schema::new(
+                rule_fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone().with_nullable(true))
+                    .collect::<Vec<_>>(),
+            )),
         }))
     }
 }
