@@ -6,7 +6,7 @@
 --
 --   finsight --dir demo_data run sql/cohort_retention.sql
 
-CREATE VIEW purchases AS
+CREATE OR REPLACE VIEW purchases AS
 SELECT customer_id, ts, amount FROM transactions WHERE amount > 0 AND NOT is_fraud;
 
 CREATE TABLE activity AS

@@ -7,7 +7,7 @@
 --
 -- Card purchases (positive, not fraud) up to 2025-06-30, in weeks.
 
-CREATE VIEW purchases AS
+CREATE OR REPLACE VIEW purchases AS
 SELECT customer_id, ts, amount FROM transactions WHERE amount > 0 AND NOT is_fraud;
 
 CREATE TABLE summary AS
@@ -58,20 +58,20 @@ ASSERT (SELECT avg(v.churn_risk) FILTER (WHERE c.status = 'closed')
   'closed customers score at least twice the churn risk of active ones';
 
 -- 3. RFM segments with their value.
-CREATE TABLE rfm AS
+CREATE TABLE rfm_value AS
 SELECT customer_id, churn_risk, clv_12m,
        rfm_segment(CAST(ntile(5) OVER (ORDER BY t - recency DESC, customer_id) AS BIGINT),
                    CAST(ntile(5) OVER (ORDER BY frequency, customer_id) AS BIGINT),
                    CAST(ntile(5) OVER (ORDER BY monetary_value, customer_id) AS BIGINT)) AS segment
 FROM customer_value;
 
-ASSERT (SELECT avg(clv_12m) FROM rfm WHERE segment = 'Champions')
-     > (SELECT avg(clv_12m) FROM rfm WHERE segment = 'Lost'),
+ASSERT (SELECT avg(clv_12m) FROM rfm_value WHERE segment = 'Champions')
+     > (SELECT avg(clv_12m) FROM rfm_value WHERE segment = 'Lost'),
   'Champions are worth more than Lost customers';
 
 SELECT segment, count(*) AS customers, round(avg(churn_risk), 3) AS avg_churn_risk,
        round(avg(clv_12m), 2) AS avg_clv_12m, round(sum(clv_12m), 0) AS total_clv_12m
-FROM rfm GROUP BY segment ORDER BY avg_clv_12m DESC;
+FROM rfm_value GROUP BY segment ORDER BY avg_clv_12m DESC;
 
 -- 4. Supervised churn: logistic regression of closing on the RFM summary.
 CREATE TABLE churn_model AS
