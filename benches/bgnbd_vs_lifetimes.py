@@ -58,6 +58,9 @@ with tempfile.TemporaryDirectory() as tmp:
     ours = out.stdout.strip().splitlines()[1]
 finsight_seconds = min(runs)
 
+if os.environ.get("SKIP_LIFETIMES"):
+    print(f"finsight bgnbd_fit: {finsight_seconds:.2f} s; {out.stdout.strip().splitlines()[1]}")
+    sys.exit(0)
 start = time.perf_counter()
 bgf = BetaGeoFitter(penalizer_coef=0.0).fit(summary["frequency"], summary["recency"], summary["T"])
 lifetimes_seconds = time.perf_counter() - start

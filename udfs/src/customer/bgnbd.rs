@@ -133,17 +133,32 @@ impl Histories {
     /// K_x - (r+x) ln(alpha+T) + ln(1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)),
     /// and its gradient with respect to (r, alpha, a, b).
     pub fn log_likelihood(&self, p: &BgNbd, gradient: &mut [f64; 4]) -> f64 {
+        self.log_likelihood_with_counts(&self.frequency_counts(), p, gradient)
+    }
+
+    /// (x, number of customers with x) for every distinct x: computed once
+    /// per fit, not once per likelihood evaluation.
+    pub fn frequency_counts(&self) -> Vec<(f64, f64)> {
         let mut counts: BTreeMap<u64, f64> = BTreeMap::new();
         for &x in &self.x {
             *counts.entry(x as u64).or_default() += 1.0;
         }
+        counts.into_iter().map(|(x, n)| (x as f64, n)).collect()
+    }
+
+    /// [`Self::log_likelihood`] with the frequency counts precomputed.
+    pub fn log_likelihood_with_counts(
+        &self,
+        counts: &[(f64, f64)],
+        p: &BgNbd,
+        gradient: &mut [f64; 4],
+    ) -> f64 {
         let BgNbd { r, alpha, a, b } = *p;
         let mut total = 0.0;
         *gradient = [0.0; 4];
         // K_x = ln B(a, b+x) - ln B(a, b) + ln Γ(r+x) - ln Γ(r) + r ln alpha.
         let (psi_r, psi_b, psi_ab) = (digamma(r), digamma(b), digamma(a + b));
-        for (&x, &count) in &counts {
-            let x = x as f64;
+        for &(x, count) in counts {
             let k =
                 ln_beta(a, b + x) - ln_beta(a, b) + ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
             let psi_abx = digamma(a + b + x);

@@ -161,6 +161,7 @@ pub fn fit(histories: &Histories) -> Result<BgNbdFit> {
         t: histories.t.iter().map(|v| v / scale).collect(),
     };
     let n = scaled.len() as f64;
+    let counts = scaled.frequency_counts();
     let cost = |theta: &[f64], gradient: &mut [f64]| {
         let p = BgNbd {
             r: theta[0].exp(),
@@ -169,7 +170,7 @@ pub fn fit(histories: &Histories) -> Result<BgNbdFit> {
             b: theta[3].exp(),
         };
         let mut g = [0.0; 4];
-        let value = scaled.log_likelihood(&p, &mut g);
+        let value = scaled.log_likelihood_with_counts(&counts, &p, &mut g);
         let params = [p.r, p.alpha, p.a, p.b];
         for k in 0..4 {
             gradient[k] = -g[k] * params[k] / n;
