@@ -101,3 +101,27 @@ pub fn model_field_f64(function: &str, model: &ArrayRef, name: &str) -> Result<F
     let nulls = datafusion::arrow::buffer::NullBuffer::union(column.nulls(), model.nulls());
     Ok(Float64Array::new(column.values().clone(), nulls))
 }
+
+/// Coercions for `f(model, numbers...)`: the model checked (or an untyped
+/// NULL typed), the rest to Float64; plan errors name the function and the
+/// argument. `names[0]` is the model argument.
+pub fn coerce_model_and_numbers(
+    function: &str,
+    names: &[&str],
+    model: &str,
+    parameters: &[&str],
+    arg_types: &[DataType],
+) -> Result<Vec<DataType>> {
+    crate::kernel::check_arity(function, names, arg_types)?;
+    let mut coerced = vec![coerce_model_type(
+        function,
+        names[0],
+        model,
+        &arg_types[0],
+        parameters,
+    )?];
+    for (name, data_type) in names.iter().zip(arg_types).skip(1) {
+        coerced.push(crate::kernel::coerce_numeric(function, name, data_type)?);
+    }
+    Ok(coerced)
+}

@@ -241,19 +241,7 @@ pub fn coerce_model_args(
     names: &[&str],
     arg_types: &[DataType],
 ) -> datafusion::common::Result<Vec<DataType>> {
-    crate::kernel::check_arity(function, names, arg_types)?;
-    let model = crate::model::coerce_model_type(
-        function,
-        names[0],
-        MODEL_NAME,
-        &arg_types[0],
-        &PARAMETERS,
-    )?;
-    let mut coerced = vec![model];
-    for (name, data_type) in names.iter().zip(arg_types).skip(1) {
-        coerced.push(crate::kernel::coerce_numeric(function, name, data_type)?);
-    }
-    Ok(coerced)
+    crate::model::coerce_model_and_numbers(function, names, MODEL_NAME, &PARAMETERS, arg_types)
 }
 
 /// The parameter columns (r, alpha, a, b) of a model column.
