@@ -83,6 +83,15 @@ fn bench_sql(c: &mut Criterion) {
             "haversine_1m_rows",
             "SELECT sum(haversine_km(lat, lon, 51.5, -0.12)) FROM tx",
         ),
+        (
+            "woe_iv_1m_rows",
+            "SELECT woe_iv(amount, customer_id % 7 = 0, [100, 300, 600, 900])['iv'] FROM tx",
+        ),
+        (
+            "var_historical_1m_rows_10k_groups",
+            "SELECT count(v) FROM (SELECT customer_id, var_historical(amount, 0.99) AS v \
+             FROM tx GROUP BY customer_id)",
+        ),
     ];
     let mut group = c.benchmark_group("sql");
     group.sample_size(10);
@@ -198,6 +207,43 @@ fn bench_customer(c: &mut Criterion) {
     });
     group.finish();
 
+    let mut group = c.benchmark_group("customer_recommendation");
+    // Holdings: 100,000 clients with 1-6 of 40 products, popular products
+    // more likely (product k with weight 1/(k+1)).
+    let baskets = {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let weights: Vec<f64> = (0..40).map(|k| 1.0 / (k as f64 + 1.0)).collect();
+        let total: f64 = weights.iter().sum();
+        let mut baskets = Vec::with_capacity(100_000);
+        for _ in 0..100_000 {
+            let mut basket: Vec<u32> = (0..rng.random_range(1..=6))
+                .map(|_| {
+                    let mut u = rng.random_range(0.0..total);
+                    weights
+                        .iter()
+                        .position(|w| {
+                            u -= w;
+                            u < 0.0
+                        })
+                        .unwrap_or(39) as u32
+                })
+                .collect();
+            basket.sort_unstable();
+            basket.dedup();
+            baskets.push(basket);
+        }
+        udfs::customer::IndexedBaskets {
+            baskets,
+            names: (0..40).map(|k| format!("product{k}")).collect(),
+        }
+    };
+    group.throughput(Throughput::Elements(baskets.baskets.len() as u64));
+    group.bench_function("item_similarity_100k_baskets", |b| {
+        b.iter(|| black_box(udfs::customer::similar_items(&baskets, 1)))
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("customer_fit");
     group.sample_size(10);
     for customers in [100_000usize, 1_000_000] {
@@ -210,5 +256,56 @@ fn bench_customer(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_haversine_km, bench_sql, bench_customer);
+/// Credit-risk and market-risk kernels on 1M rows: the sort or selection
+/// that dominates auc, ks_statistic, monotonic_edges and var_historical.
+fn bench_risk(c: &mut Criterion) {
+    use rand::{Rng, SeedableRng};
+    let rows = 1_000_000;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let labels: Vec<f64> = (0..rows)
+        .map(|_| if rng.random_bool(0.05) { 1.0 } else { 0.0 })
+        .collect();
+    let scores: Vec<f64> = labels
+        .iter()
+        .map(|l| rng.random_range(0.0..1.0) + 0.3 * l)
+        .collect();
+    let amounts: Vec<f64> = (0..rows)
+        .map(|_| (rng.random_range(0.0..10.0f64)).exp().round())
+        .collect();
+    let mut group = c.benchmark_group("risk");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(rows as u64));
+    group.bench_function("auc_1m", |b| {
+        b.iter(|| {
+            black_box(udfs::risk::auc(&udfs::risk::ClassScores::new(
+                &scores, &labels,
+            )))
+        })
+    });
+    group.bench_function("ks_statistic_1m", |b| {
+        b.iter(|| {
+            black_box(udfs::risk::ks_statistic(&udfs::risk::ClassScores::new(
+                &scores, &labels,
+            )))
+        })
+    });
+    group.bench_function("monotonic_edges_1m_20_bins", |b| {
+        b.iter(|| black_box(udfs::risk::monotonic(&amounts, &labels, 20)))
+    });
+    group.bench_function("var_historical_1m", |b| {
+        b.iter(|| {
+            let mut pnl = scores.clone();
+            black_box(udfs::risk::var_historical(&mut pnl, 0.99))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_haversine_km,
+    bench_sql,
+    bench_customer,
+    bench_risk
+);
 criterion_main!(benches);

@@ -1,7 +1,7 @@
 -- Customer analytics on the demo bank, end to end in SQL: purchase
 -- summaries, BG/NBD + Gamma-Gamma lifetime value, churn risk (model-based
 -- and supervised), RFM and k-means segments, and suitable cross-sell
--- recommendations.
+-- recommendations (association rules and item-item similarity).
 --
 --   finsight --dir demo_data run sql/customer_analytics.sql
 --
@@ -138,3 +138,43 @@ ASSERT NOT EXISTS (SELECT 1 FROM recommendations r JOIN positions p
 
 SELECT product, count(*) AS clients, round(avg(lift), 2) AS avg_lift
 FROM recommendations WHERE rank = 1 GROUP BY product ORDER BY clients DESC LIMIT 5;
+
+-- 7. The same question answered by item-item similarity ("clients who hold
+--    X also hold Y"): cosine similarity of the products' holder sets, and a
+--    client's score for a product is the sum of its similarities to the
+--    products the client holds (item-based collaborative filtering). Same
+--    suitability rule; top 3 per client.
+CREATE TABLE similar_products AS
+SELECT * FROM item_similarity('SELECT DISTINCT customer_id, symbol FROM positions', 5);
+
+ASSERT NOT EXISTS (SELECT 1 FROM similar_products a JOIN similar_products b
+                   ON a.item = b.similar_item AND a.similar_item = b.item
+                   WHERE abs(a.cosine - b.cosine) > 1e-12),
+  'cosine similarity is symmetric';
+
+CREATE TABLE similarity_recommendations AS
+WITH held AS (SELECT DISTINCT customer_id, symbol FROM positions),
+scores AS (
+  SELECT h.customer_id, s.similar_item AS product, sum(s.cosine) AS score
+  FROM held h JOIN similar_products s ON s.item = h.symbol
+  GROUP BY h.customer_id, s.similar_item)
+SELECT customer_id, product, score, rank FROM (
+  SELECT s.*, row_number() OVER (PARTITION BY s.customer_id ORDER BY s.score DESC, s.product) AS rank
+  FROM scores s
+  JOIN customers cu USING (customer_id)
+  JOIN products p ON p.product = s.product
+  WHERE p.risk_level <= cu.risk_tolerance
+    AND NOT EXISTS (SELECT 1 FROM held h WHERE h.customer_id = s.customer_id AND h.symbol = s.product))
+WHERE rank <= 3;
+
+ASSERT (SELECT count(DISTINCT customer_id) FROM similarity_recommendations) > 0,
+  'some clients get a similarity-based recommendation';
+ASSERT NOT EXISTS (SELECT 1 FROM similarity_recommendations r JOIN customers c USING (customer_id)
+                   JOIN products p ON p.product = r.product WHERE p.risk_level > c.risk_tolerance),
+  'no similarity-based recommendation exceeds the client''s risk tolerance';
+ASSERT NOT EXISTS (SELECT 1 FROM similarity_recommendations r JOIN positions p
+                   ON p.customer_id = r.customer_id AND p.symbol = r.product),
+  'no similarity-based recommendation of a product already held';
+
+SELECT product, count(*) AS clients, round(avg(score), 3) AS avg_score
+FROM similarity_recommendations WHERE rank = 1 GROUP BY product ORDER BY clients DESC LIMIT 5;

@@ -1,5 +1,5 @@
 //! The analytics functions against independent reference libraries
-//! (lifetimes, scikit-learn, mlxtend), computed live by the scripts in
+//! (lifetimes, scikit-learn, mlxtend, scipy), computed live by the scripts in
 //! `tests/reference/` from the venv `tests/run.sh` installs. Each script
 //! drives the real binary and exits 1 on any mismatch. Without the venv the
 //! tests are skipped, unless FINSIGHT_REQUIRE_REFERENCE=1 (as in CI).
@@ -15,7 +15,10 @@ fn reference_python() -> Option<PathBuf> {
                 .map(|h| PathBuf::from(h).join(".cache/finsight/venv/bin/python"))
         })?;
     let has_references = Command::new(&candidate)
-        .args(["-c", "import lifetimes, sklearn, mlxtend, pyarrow"])
+        .args([
+            "-c",
+            "import lifetimes, sklearn, mlxtend, pyarrow, empyrical",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -27,7 +30,7 @@ fn run_reference(script: &str, data: &str) {
     let Some(python) = reference_python() else {
         assert!(
             std::env::var("FINSIGHT_REQUIRE_REFERENCE").is_err(),
-            "FINSIGHT_REQUIRE_REFERENCE is set but no python with lifetimes, scikit-learn and \
+            "FINSIGHT_REQUIRE_REFERENCE is set but no python with lifetimes, scikit-learn, empyrical and \
              mlxtend was found (set FINSIGHT_PYTHON)"
         );
         eprintln!("skipping {script}: no python with the reference libraries (run tests/run.sh)");
@@ -58,4 +61,9 @@ fn customer_models_match_lifetimes_on_cdnow() {
 #[test]
 fn regression_clustering_and_rules_match_scikit_learn_and_mlxtend() {
     run_reference("segmentation.py", "tests/data");
+}
+
+#[test]
+fn credit_risk_metrics_match_scikit_learn_and_scipy() {
+    run_reference("risk.py", "tests/data");
 }

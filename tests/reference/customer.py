@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter, GammaGammaFitter
+from scipy.special import gammaln
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 
 BINARY, DATA = sys.argv[1], sys.argv[2]
@@ -63,6 +64,31 @@ for name, paper in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
 check_close("bgnbd_fit parameters vs lifetimes", [ours[k] for k in "r alpha a b".split()],
             [bgf.params_[k] for k in "r alpha a b".split()], rtol=1e-4)
 check_close("bgnbd_fit log-likelihood vs the paper", [ours["log_likelihood"]], [-9582.4], rtol=0, atol=0.05)
+
+
+def bgnbd_log_likelihood(r, alpha, a, b, x, tx, T):
+    """Eq. (6) of Fader, Hardie & Lee (2005), written with scipy's special functions."""
+    x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+    a3 = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore"):
+        a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + tx),
+                      -np.inf)
+    return float(np.sum(a1 + a2 + np.logaddexp(a3, a4)))
+
+
+# The optimum is flat: parameters a few 1e-8 apart have the same likelihood. So check the reported
+# log-likelihood against an independent evaluation, and that it is no lower than lifetimes' maximum.
+ll_ours = bgnbd_log_likelihood(*[ours[k] for k in "r alpha a b".split()], x=summary["frequency"],
+                               tx=summary["recency"], T=summary["T"])
+ll_lifetimes = bgnbd_log_likelihood(*[bgf.params_[k] for k in "r alpha a b".split()], x=summary["frequency"],
+                                    tx=summary["recency"], T=summary["T"])
+check_close("bgnbd_fit log_likelihood vs scipy at the fitted parameters", [ours["log_likelihood"]], [ll_ours],
+            rtol=1e-12)
+if ll_ours < ll_lifetimes - 1e-9 * abs(ll_lifetimes):
+    failures.append(f"bgnbd_fit log-likelihood {ll_ours!r} is below lifetimes' {ll_lifetimes!r}")
+print(f"{'ok':4} bgnbd_fit log-likelihood {ll_ours!r} vs lifetimes (tol=1e-9) {ll_lifetimes!r}")
 
 per_customer = sql(f"""
     SELECT s.customer_id,

@@ -1,5 +1,5 @@
-"""Logistic regression, k-means and association rules against scikit-learn
-and mlxtend, run live.
+"""Logistic regression, k-means, association rules and item similarity against
+scikit-learn and mlxtend, run live.
 
 Usage: python segmentation.py FINSIGHT_BINARY DATA_DIR   (DATA_DIR = tests/data)
 Exits 1 listing every mismatch.
@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 import pandas as pd
 from mlxtend.frequent_patterns import apriori, association_rules
+from sklearn.metrics import pairwise_distances
+from sklearn.metrics.pairwise import cosine_similarity
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 
@@ -142,6 +144,41 @@ with tempfile.TemporaryDirectory() as tmp:
         finite = np.isfinite(expected["conviction"].to_numpy(dtype=float))
         check_close(f"{what} conviction (finite ones)", got["conviction"].to_numpy(dtype=float)[finite],
                     expected["conviction"].to_numpy(dtype=float)[finite], rtol=1e-12)
+
+    # ---- Item-item similarity on the same baskets: scikit-learn's cosine_similarity and Jaccard ------
+    matrix = onehot.to_numpy(dtype=float)
+    items = list(onehot.columns)
+    cosine = cosine_similarity(matrix.T)
+    jaccard = 1.0 - pairwise_distances(onehot.to_numpy().T, metric="jaccard")
+    common = matrix.T @ matrix
+    min_common = 20
+    got = sql(f"""SELECT item, similar_item, common_baskets, cosine, jaccard, confidence, lift
+                  FROM item_similarity('SELECT basket, item FROM ''baskets.parquet''', {min_common})""",
+              cwd=tmp)
+    expected = [(items[i], items[j]) for i in range(len(items)) for j in range(len(items))
+                if i != j and common[i, j] >= min_common]
+    got_pairs = list(zip(got["item"], got["similar_item"]))
+    what = f"item_similarity(min_common {min_common})"
+    if sorted(got_pairs) != sorted(expected):
+        failures.append(f"{what}: {len(got_pairs)} pairs, scikit-learn {len(expected)}")
+        print(f"FAIL {what}: {len(got_pairs)} pairs vs {len(expected)}")
+    else:
+        print(f"ok   {what}: the same {len(got_pairs)} item pairs")
+        index = {name: k for k, name in enumerate(items)}
+        i = got["item"].map(index).to_numpy()
+        j = got["similar_item"].map(index).to_numpy()
+        n = matrix.shape[0]
+        holders = matrix.sum(axis=0)
+        check_close(f"{what} common_baskets", got["common_baskets"], common[i, j], rtol=0)
+        check_close(f"{what} cosine vs sklearn cosine_similarity", got["cosine"], cosine[i, j], rtol=1e-12)
+        check_close(f"{what} jaccard vs sklearn jaccard distance", got["jaccard"], jaccard[i, j], rtol=1e-12)
+        check_close(f"{what} confidence", got["confidence"], common[i, j] / holders[i], rtol=1e-12)
+        check_close(f"{what} lift", got["lift"], n * common[i, j] / (holders[i] * holders[j]), rtol=1e-12)
+        # Within each item, the most similar come first.
+        ordered = got.groupby("item", sort=False)["cosine"].apply(lambda c: bool((c.diff().dropna() <= 0).all()))
+        if not ordered.all():
+            failures.append(f"{what}: rows not sorted by cosine within an item")
+
 
 if failures:
     print("\n".join(["", "MISMATCHES:"] + failures))

@@ -131,3 +131,33 @@ pub fn feature_name(expr: &dyn std::fmt::Display) -> String {
     }
     out
 }
+
+/// A one-row list array holding `values`: an aggregate's list result.
+pub fn single_row_list(
+    values: datafusion::arrow::array::StructArray,
+) -> Result<datafusion::arrow::array::ListArray> {
+    let offsets = datafusion::arrow::buffer::OffsetBuffer::from_lengths([values.len()]);
+    let field = Arc::new(datafusion::arrow::datatypes::Field::new_list_field(
+        values.data_type().clone(),
+        true,
+    ));
+    Ok(datafusion::arrow::array::ListArray::try_new(
+        field,
+        offsets,
+        Arc::new(values),
+        None,
+    )?)
+}
+
+/// The parameters of a model column when every row holds the same,
+/// non-NULL values (a literal model, or a cross join with one fitted model).
+pub fn constant_model<const N: usize>(columns: [&Float64Array; N]) -> Option<[f64; N]> {
+    let first: [f64; N] =
+        std::array::from_fn(|k| columns[k].values().first().copied().unwrap_or(f64::NAN));
+    let constant = columns.iter().zip(first).all(|(c, v)| {
+        !c.is_empty()
+            && c.null_count() == 0
+            && c.values().iter().all(|x| x.to_bits() == v.to_bits())
+    });
+    constant.then_some(first)
+}

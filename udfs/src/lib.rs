@@ -11,11 +11,13 @@
 
 pub mod customer;
 pub mod operations;
+pub mod risk;
 
 mod collect;
 mod kernel;
 mod model;
 mod optimize;
+mod query_table;
 mod special;
 
 use std::sync::Arc;
@@ -37,22 +39,27 @@ pub struct TableFunction {
 pub fn scalar_functions() -> Vec<ScalarUDF> {
     let mut functions = customer::scalar_functions();
     functions.extend(operations::scalar_functions());
+    functions.extend(risk::scalar_functions());
     functions
 }
 
 /// Aggregate functions of every domain.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
-    customer::aggregate_functions()
+    let mut functions = customer::aggregate_functions();
+    functions.extend(risk::aggregate_functions());
+    functions
 }
 
 /// Window functions of every domain.
 pub fn window_functions() -> Vec<WindowUDF> {
-    Vec::new()
+    risk::window_functions()
 }
 
 /// Table functions of every domain.
 pub fn table_functions() -> Vec<TableFunction> {
-    customer::table_functions()
+    let mut functions = customer::table_functions();
+    functions.extend(risk::table_functions());
+    functions
 }
 
 /// The kind of a finsight function, as shown by `\df`.

@@ -1,26 +1,20 @@
 //! `association_rules_agg(basket, item, min_support, min_confidence)`:
 //! association rules over baskets, as a list of rule structs.
 
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, Float64Array, Int64Array, ListArray, StringArray, StructArray,
-};
-use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::{as_list_array, as_string_array};
-use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{Result, ScalarValue, internal_err, plan_err};
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_GENERAL;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility,
 };
 
 use super::apriori::{Rule, mine, rule_fields};
-use crate::kernel::{check_arity, coerce_numeric, constant_argument};
+use super::baskets::{BasketRows, IndexedBaskets};
+use crate::kernel::{check_arity, coerce_numeric, constant_argument, single_row_list};
 
 pub const NAME: &str = "association_rules_agg";
 const ARGUMENTS: [&str; 4] = ["basket", "item", "min_support", "min_confidence"];
@@ -104,25 +98,12 @@ impl AggregateUDFImpl for AssociationRulesAggFunc {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let list = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
-        Ok(vec![
-            Arc::new(Field::new(
-                format_state_name(args.name, "baskets"),
-                list.clone(),
-                true,
-            )),
-            Arc::new(Field::new(
-                format_state_name(args.name, "items"),
-                list,
-                true,
-            )),
-        ])
+        Ok(BasketRows::state_fields(args.name))
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(AssociationRulesAccumulator {
-            baskets: Vec::new(),
-            items: Vec::new(),
+            rows: BasketRows::default(),
             min_support: share(&args, "min_support", 2)?,
             min_confidence: share(&args, "min_confidence", 3)?,
         }))
@@ -135,89 +116,34 @@ impl AggregateUDFImpl for AssociationRulesAggFunc {
 
 #[derive(Debug)]
 struct AssociationRulesAccumulator {
-    baskets: Vec<String>,
-    items: Vec<String>,
+    rows: BasketRows,
     min_support: f64,
     min_confidence: f64,
 }
 
 impl Accumulator for AssociationRulesAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let (Some(baskets), Some(items)) = (values.first(), values.get(1)) else {
-            return internal_err!("{NAME} expects (basket, item) arrays");
-        };
-        let (baskets, items) = (as_string_array(baskets)?, as_string_array(items)?);
-        for i in 0..baskets.len() {
-            if baskets.is_valid(i) && items.is_valid(i) {
-                self.baskets.push(baskets.value(i).to_string());
-                self.items.push(items.value(i).to_string());
-            }
-        }
-        Ok(())
+        self.rows.update(NAME, values)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let baskets: ArrayRef = Arc::new(StringArray::from(self.baskets.clone()));
-        let items: ArrayRef = Arc::new(StringArray::from(self.items.clone()));
-        Ok(vec![
-            SingleRowListArrayBuilder::new(baskets).build_list_scalar(),
-            SingleRowListArrayBuilder::new(items).build_list_scalar(),
-        ])
+        Ok(self.rows.state())
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [baskets, items] = states else {
-            return internal_err!("{NAME} expects 2 state arrays");
-        };
-        let (baskets, items) = (as_list_array(baskets)?, as_list_array(items)?);
-        for i in 0..baskets.len() {
-            if baskets.is_null(i) || items.is_null(i) {
-                continue;
-            }
-            let (b, it) = (baskets.value(i), items.value(i));
-            let (b, it) = (as_string_array(&b)?, as_string_array(&it)?);
-            self.baskets
-                .extend(b.iter().map(|v| v.unwrap_or_default().to_string()));
-            self.items
-                .extend(it.iter().map(|v| v.unwrap_or_default().to_string()));
-        }
-        Ok(())
+        self.rows.merge(NAME, states)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let mut item_ids: HashMap<&str, u32> = HashMap::new();
-        let mut names: Vec<String> = Vec::new();
-        let mut basket_ids: HashMap<&str, usize> = HashMap::new();
-        let mut baskets: Vec<Vec<u32>> = Vec::new();
-        for (basket, item) in self.baskets.iter().zip(&self.items) {
-            let next_item = item_ids.len() as u32;
-            let item_id = *item_ids.entry(item.as_str()).or_insert_with(|| {
-                names.push(item.clone());
-                next_item
-            });
-            let next_basket = basket_ids.len();
-            let basket_id = *basket_ids.entry(basket.as_str()).or_insert(next_basket);
-            if basket_id == baskets.len() {
-                baskets.push(Vec::new());
-            }
-            baskets[basket_id].push(item_id);
-        }
+        let IndexedBaskets { baskets, names } = self.rows.index();
         let rules = mine(&baskets, &names, self.min_support, self.min_confidence);
-        let rules = rules_array(&rules)?;
-        let offsets = OffsetBuffer::from_lengths([rules.len()]);
-        let field = Arc::new(Field::new_list_field(rules.data_type().clone(), true));
-        let list = ListArray::try_new(field, offsets, Arc::new(rules), None)?;
-        Ok(ScalarValue::List(Arc::new(list)))
+        Ok(ScalarValue::List(Arc::new(single_row_list(rules_array(
+            &rules,
+        )?)?)))
     }
 
     fn size(&self) -> usize {
-        size_of_val(self)
-            + self
-                .baskets
-                .iter()
-                .chain(&self.items)
-                .map(|s| s.capacity() + 24)
-                .sum::<usize>()
+        size_of_val(self) + self.rows.size()
     }
 }
 

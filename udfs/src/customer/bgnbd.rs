@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use datafusion::arrow::datatypes::DataType;
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use crate::special::{hyp2f1, ln_beta};
+use crate::special::{hyp2f1, ln_beta, trigamma};
 
 /// Fields of the struct `bgnbd_fit` returns and the other functions read.
 pub const MODEL_NAME: &str = "bgnbd_fit";
@@ -111,13 +111,70 @@ impl BgNbd {
     }
 }
 
-/// Customers grouped for the likelihood: the terms that depend only on x are
-/// computed once per distinct x.
+/// Distinct frequencies whose ln(b + x - 1) [`PAliveKernel`] precomputes.
+const LN_TABLE_SIZE: usize = 64;
+
+/// [`BgNbd::p_alive`] for many customers under one model: ln a and
+/// ln(b + x - 1) for small x are computed once, leaving one logarithm and
+/// one exponential per customer.
+#[derive(Debug, Clone)]
+pub struct PAliveKernel {
+    model: BgNbd,
+    ln_a: f64,
+    ln_b_x: [f64; LN_TABLE_SIZE],
+}
+
+impl PAliveKernel {
+    pub fn new(model: BgNbd) -> Self {
+        Self {
+            model,
+            ln_a: model.a.ln(),
+            ln_b_x: std::array::from_fn(|x| (model.b + x as f64 - 1.0).ln()),
+        }
+    }
+
+    #[inline]
+    pub fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
+        if x == 0.0 {
+            return 1.0;
+        }
+        let BgNbd { r, alpha, b, .. } = self.model;
+        let ln_b_x = if x < LN_TABLE_SIZE as f64 {
+            self.ln_b_x[x as usize]
+        } else {
+            (b + x - 1.0).ln()
+        };
+        let log_odds = self.ln_a - ln_b_x + (r + x) * ((alpha + t) / (alpha + t_x)).ln();
+        1.0 / (1.0 + log_odds.exp())
+    }
+}
+
+/// Purchase histories, one entry per customer, as the likelihood reads them.
 #[derive(Debug, Default)]
 pub struct Histories {
     pub x: Vec<f64>,
     pub t_x: Vec<f64>,
     pub t: Vec<f64>,
+}
+
+/// The log-likelihood with its gradient and Hessian in (r, alpha, a, b).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LogLikelihood {
+    pub value: f64,
+    pub gradient: [f64; 4],
+    pub hessian: [[f64; 4]; 4],
+}
+
+impl LogLikelihood {
+    fn add(&mut self, other: &Self) {
+        self.value += other.value;
+        for k in 0..4 {
+            self.gradient[k] += other.gradient[k];
+            for l in 0..4 {
+                self.hessian[k][l] += other.hessian[k][l];
+            }
+        }
+    }
 }
 
 impl Histories {
@@ -129,15 +186,16 @@ impl Histories {
         self.x.is_empty()
     }
 
-    /// Σ log-likelihood at `p`, eq. (6) of the paper, written as
-    /// K_x - (r+x) ln(alpha+T) + ln(1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)),
-    /// and its gradient with respect to (r, alpha, a, b).
+    /// Σ log-likelihood at `p`, eq. (6) of the paper, and its gradient.
     pub fn log_likelihood(&self, p: &BgNbd, gradient: &mut [f64; 4]) -> f64 {
-        self.log_likelihood_with_counts(&self.frequency_counts(), p, gradient)
+        let ll = self.log_likelihood_with_counts(&self.frequency_counts(), p);
+        *gradient = ll.gradient;
+        ll.value
     }
 
-    /// (x, number of customers with x) for every distinct x: computed once
-    /// per fit, not once per likelihood evaluation.
+    /// (x, number of customers with x) for every distinct x: the terms that
+    /// depend only on x are computed once per distinct x, and the counts once
+    /// per fit.
     pub fn frequency_counts(&self) -> Vec<(f64, f64)> {
         let mut counts: BTreeMap<u64, f64> = BTreeMap::new();
         for &x in &self.x {
@@ -146,40 +204,49 @@ impl Histories {
         counts.into_iter().map(|(x, n)| (x as f64, n)).collect()
     }
 
-    /// [`Self::log_likelihood`] with the frequency counts precomputed.
-    pub fn log_likelihood_with_counts(
-        &self,
-        counts: &[(f64, f64)],
-        p: &BgNbd,
-        gradient: &mut [f64; 4],
-    ) -> f64 {
+    /// Every customer's log-likelihood, written as
+    /// K_x - (r+x) ln(alpha+T) + [x>0] ln(1 + e^w),
+    /// w = ln a - ln(b+x-1) + (r+x) (ln(alpha+T) - ln(alpha+t_x)),
+    /// summed, with first and second derivatives.
+    pub fn log_likelihood_with_counts(&self, counts: &[(f64, f64)], p: &BgNbd) -> LogLikelihood {
         let BgNbd { r, alpha, a, b } = *p;
-        let mut total = 0.0;
-        *gradient = [0.0; 4];
+        let mut total = LogLikelihood::default();
         // K_x = ln B(a, b+x) - ln B(a, b) + ln Γ(r+x) - ln Γ(r) + r ln alpha.
         let (psi_r, psi_b, psi_ab) = (digamma(r), digamma(b), digamma(a + b));
+        let (tri_r, tri_b, tri_ab) = (trigamma(r), trigamma(b), trigamma(a + b));
+        let ln_alpha = alpha.ln();
         for &(x, count) in counts {
             let k =
-                ln_beta(a, b + x) - ln_beta(a, b) + ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
-            let psi_abx = digamma(a + b + x);
-            total += count * k;
-            gradient[0] += count * (digamma(r + x) - psi_r + alpha.ln());
-            gradient[1] += count * r / alpha;
-            gradient[2] += count * (psi_ab - psi_abx);
-            gradient[3] += count * (digamma(b + x) - psi_abx - psi_b + psi_ab);
+                ln_beta(a, b + x) - ln_beta(a, b) + ln_gamma(r + x) - ln_gamma(r) + r * ln_alpha;
+            let (psi_abx, tri_abx) = (digamma(a + b + x), trigamma(a + b + x));
+            total.value += count * k;
+            let g = &mut total.gradient;
+            g[0] += count * (digamma(r + x) - psi_r + ln_alpha);
+            g[1] += count * r / alpha;
+            g[2] += count * (psi_ab - psi_abx);
+            g[3] += count * (digamma(b + x) - psi_abx - psi_b + psi_ab);
+            let h = &mut total.hessian;
+            h[0][0] += count * (trigamma(r + x) - tri_r);
+            h[0][1] += count / alpha;
+            h[1][1] -= count * r / (alpha * alpha);
+            h[2][2] += count * (tri_ab - tri_abx);
+            h[2][3] += count * (tri_ab - tri_abx);
+            h[3][3] += count * (trigamma(b + x) - tri_abx - tri_b + tri_ab);
         }
-        let parts = per_customer_terms(self, p);
-        total += parts.0;
-        for (g, part) in gradient.iter_mut().zip(parts.1) {
-            *g += part;
+        total.add(&per_customer_terms(self, p));
+        for k in 0..4 {
+            for l in 0..k {
+                total.hessian[k][l] = total.hessian[l][k];
+            }
         }
         total
     }
 }
 
-/// The per-customer part of the log-likelihood and its gradient, split over
-/// the available cores (this loop is the whole cost of a fit).
-fn per_customer_terms(h: &Histories, p: &BgNbd) -> (f64, [f64; 4]) {
+/// The per-customer part of the log-likelihood, split over the available
+/// cores (this loop is the whole cost of a fit). Fills the upper triangle of
+/// the Hessian.
+fn per_customer_terms(h: &Histories, p: &BgNbd) -> LogLikelihood {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = h.len().div_ceil(threads).max(50_000);
     if h.len() <= chunk {
@@ -192,46 +259,88 @@ fn per_customer_terms(h: &Histories, p: &BgNbd) -> (f64, [f64; 4]) {
                 .zip(h.t.chunks(chunk))
                 .map(|((x, t_x), t)| scope.spawn(move || per_customer_range(x, t_x, t, p)))
                 .collect();
-        let mut total = (0.0, [0.0; 4]);
+        let mut total = LogLikelihood::default();
         for handle in handles {
             // A panic in a worker is a bug in this file; surface it as NaN
-            // (the fit then reports no convergence) rather than unwinding.
-            let (v, g) = handle.join().unwrap_or((f64::NAN, [f64::NAN; 4]));
-            total.0 += v;
-            for (sum, part) in total.1.iter_mut().zip(g) {
-                *sum += part;
-            }
+            // (the fit then fails with a clear error) rather than unwinding.
+            let part = handle.join().unwrap_or(LogLikelihood {
+                value: f64::NAN,
+                ..LogLikelihood::default()
+            });
+            total.add(&part);
         }
         total
     })
 }
 
 #[inline]
-fn per_customer_range(x: &[f64], t_x: &[f64], t: &[f64], p: &BgNbd) -> (f64, [f64; 4]) {
+fn per_customer_range(x: &[f64], t_x: &[f64], t: &[f64], p: &BgNbd) -> LogLikelihood {
     let BgNbd { r, alpha, a, b } = *p;
     let ln_a = a.ln();
-    let (mut value, mut g) = (0.0, [0.0; 4]);
+    let mut value = 0.0;
+    let mut g = [0.0; 4];
+    // Upper triangle of the Hessian: rr, r-alpha, alpha-alpha from every
+    // customer; the rest only from repeat buyers.
+    let (mut h_ra, mut h_aa) = (0.0, 0.0);
+    let mut q = [[0.0; 4]; 4];
+    let (mut s_ra, mut s_aa, mut s_a2, mut s_b2) = (0.0, 0.0, 0.0, 0.0);
     for i in 0..x.len() {
         let (x, t_x, t) = (x[i], t_x[i], t[i]);
         let u = r + x;
+        let e_t = 1.0 / (alpha + t);
         let ln_t = (alpha + t).ln();
         value -= u * ln_t;
         g[0] -= ln_t;
-        g[1] -= u / (alpha + t);
+        g[1] -= u * e_t;
+        h_ra -= e_t;
+        h_aa += u * e_t * e_t;
         if x > 0.0 {
-            let ln_tx = (alpha + t_x).ln();
-            let log_w = ln_a - (b + x - 1.0).ln() + u * (ln_t - ln_tx);
-            // ln(1 + e^w) and its derivative e^w / (1 + e^w), without overflow.
-            let softplus = log_w.max(0.0) + (-log_w.abs()).exp().ln_1p();
-            let s = 1.0 / (1.0 + (-log_w).exp());
+            let e_x = 1.0 / (alpha + t_x);
+            let d = ln_t - (alpha + t_x).ln();
+            let inv_b = 1.0 / (b + x - 1.0);
+            let log_w = ln_a + inv_b.ln() + u * d;
+            // ln(1 + e^w), s = e^w / (1 + e^w) and s(1-s), without overflow.
+            let e = (-log_w.abs()).exp();
+            let softplus = log_w.max(0.0) + e.ln_1p();
+            let s = if log_w >= 0.0 {
+                1.0 / (1.0 + e)
+            } else {
+                e / (1.0 + e)
+            };
+            let s1 = s * (1.0 - s);
             value += softplus;
-            g[0] += s * (ln_t - ln_tx);
-            g[1] += s * u * (1.0 / (alpha + t) - 1.0 / (alpha + t_x));
-            g[2] += s / a;
-            g[3] -= s / (b + x - 1.0);
+            // dw/d(r, alpha, a, b); dw/da = 1/a is applied after the loop.
+            let dw = [d, u * (e_t - e_x), 1.0, -inv_b];
+            for k in 0..4 {
+                g[k] += s * dw[k];
+                for l in k..4 {
+                    q[k][l] += s1 * dw[k] * dw[l];
+                }
+            }
+            s_ra += s * (e_t - e_x);
+            s_aa += s * u * (e_x * e_x - e_t * e_t);
+            s_a2 += s;
+            s_b2 += s * inv_b * inv_b;
         }
     }
-    (value, g)
+    g[2] /= a;
+    let mut h = [[0.0; 4]; 4];
+    for k in 0..4 {
+        for l in k..4 {
+            // Undo the unit dw/da used in the loop.
+            let scale = if k == 2 { 1.0 / a } else { 1.0 } * if l == 2 { 1.0 / a } else { 1.0 };
+            h[k][l] = q[k][l] * scale;
+        }
+    }
+    h[0][1] += h_ra + s_ra;
+    h[1][1] += h_aa + s_aa;
+    h[2][2] -= s_a2 / (a * a);
+    h[3][3] += s_b2;
+    LogLikelihood {
+        value,
+        gradient: g,
+        hessian: h,
+    }
 }
 
 /// Coercions for `f(model, numbers...)`: the model struct as is, the rest to
@@ -319,6 +428,25 @@ mod tests {
     }
 
     #[test]
+    fn the_p_alive_kernel_matches_the_closed_form() {
+        let kernel = PAliveKernel::new(LIFETIMES);
+        for (x, t_x, t) in [
+            (0.0, 0.0, 27.0),
+            (1.0, 1.71, 38.86),
+            (2.0, 30.43, 38.86),
+            (63.0, 30.0, 38.0),
+            (64.0, 30.0, 38.0),
+            (500.0, 38.0, 38.5),
+        ] {
+            let (fast, exact) = (kernel.p_alive(x, t_x, t), LIFETIMES.p_alive(x, t_x, t));
+            assert!(
+                close(fast, exact, 1e-13) || (fast - exact).abs() < 1e-300,
+                "{x}: {fast} vs {exact}"
+            );
+        }
+    }
+
+    #[test]
     fn purchase_count_probabilities_sum_to_one_and_match_the_mean() {
         let p = LIFETIMES;
         let t = 39.0;
@@ -337,6 +465,41 @@ mod tests {
             "{mean}"
         );
         assert_eq!(p.probability_of_n_purchases(0.0, 0), 1.0);
+    }
+
+    #[test]
+    fn hessian_matches_finite_differences_of_the_gradient() {
+        let h = Histories {
+            x: vec![0.0, 1.0, 2.0, 7.0, 40.0],
+            t_x: vec![0.0, 3.0, 20.0, 30.0, 36.5],
+            t: vec![10.0, 30.0, 38.0, 31.0, 38.0],
+        };
+        let counts = h.frequency_counts();
+        let p = LIFETIMES;
+        let exact = h.log_likelihood_with_counts(&counts, &p).hessian;
+        let at = |v: [f64; 4]| BgNbd {
+            r: v[0],
+            alpha: v[1],
+            a: v[2],
+            b: v[3],
+        };
+        for k in 0..4 {
+            let eps = 1e-6;
+            let mut hi = [p.r, p.alpha, p.a, p.b];
+            let mut lo = hi;
+            hi[k] += eps;
+            lo[k] -= eps;
+            let g_hi = h.log_likelihood_with_counts(&counts, &at(hi)).gradient;
+            let g_lo = h.log_likelihood_with_counts(&counts, &at(lo)).gradient;
+            for l in 0..4 {
+                let numeric = (g_hi[l] - g_lo[l]) / (2.0 * eps);
+                assert!(
+                    (numeric - exact[k][l]).abs() < 1e-5 * (1.0 + numeric.abs()),
+                    "{k},{l}: {numeric} vs {}",
+                    exact[k][l]
+                );
+            }
+        }
     }
 
     #[test]

@@ -12,9 +12,9 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::bgnbd::{checked_params, coerce_model_args, parameter_columns};
+use super::bgnbd::{PAliveKernel, checked_params, coerce_model_args, parameter_columns};
 use super::bgnbd_fit::check_history;
-use crate::kernel::{all_scalar, finish, try_map_rows};
+use crate::kernel::{all_scalar, constant_model, finish, try_map_rows};
 
 const ARGUMENTS: [&str; 4] = ["model", "frequency", "recency", "T"];
 
@@ -49,14 +49,25 @@ pub(crate) fn p_alive(function: &str, args: ScalarFunctionArgs) -> Result<Column
         as_float64_array(&arrays[2])?,
         as_float64_array(&arrays[3])?,
     );
-    let values = try_map_rows(
-        [&r, &alpha, &a, &b, x, t_x, t],
-        |[r, alpha, a, b, x, t_x, t]| {
-            let p = checked_params(function, [r, alpha, a, b])?;
-            check_history(function, x, t_x, t)?;
-            Ok(p.p_alive(x, t_x, t))
-        },
-    )?;
+    // The usual call scores every customer under one model (a literal, or
+    // a cross join with a one-row model table): check it and precompute once.
+    let values = match constant_model([&r, &alpha, &a, &b]) {
+        Some(params) => {
+            let kernel = PAliveKernel::new(checked_params(function, params)?);
+            try_map_rows([x, t_x, t], |[x, t_x, t]| {
+                check_history(function, x, t_x, t)?;
+                Ok(kernel.p_alive(x, t_x, t))
+            })?
+        }
+        None => try_map_rows(
+            [&r, &alpha, &a, &b, x, t_x, t],
+            |[r, alpha, a, b, x, t_x, t]| {
+                let p = checked_params(function, [r, alpha, a, b])?;
+                check_history(function, x, t_x, t)?;
+                Ok(p.p_alive(x, t_x, t))
+            },
+        )?,
+    };
     finish(values, scalar)
 }
 

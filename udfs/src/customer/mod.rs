@@ -4,6 +4,7 @@
 mod apriori;
 mod association_rules;
 mod association_rules_agg;
+mod baskets;
 mod bgnbd;
 mod bgnbd_expected_purchases;
 mod bgnbd_fit;
@@ -16,6 +17,8 @@ mod customer_summary;
 mod gamma_gamma;
 mod gamma_gamma_expected_spend;
 mod gamma_gamma_fit;
+mod item_similarity;
+mod item_similarity_agg;
 mod kmeans;
 mod kmeans_assign;
 mod kmeans_fit;
@@ -28,6 +31,7 @@ mod rfm_segment;
 pub use apriori::{Rule, mine as mine_association_rules};
 pub use association_rules::AssociationRulesFunc;
 pub use association_rules_agg::AssociationRulesAggFunc;
+pub use baskets::IndexedBaskets;
 pub use bgnbd::BgNbd;
 pub use bgnbd::Histories as BgNbdHistories;
 pub use bgnbd_expected_purchases::BgNbdExpectedPurchasesFunc;
@@ -41,6 +45,8 @@ pub use customer_summary::CustomerSummaryFunc;
 pub use gamma_gamma::{GammaGamma, Spends};
 pub use gamma_gamma_expected_spend::GammaGammaExpectedSpendFunc;
 pub use gamma_gamma_fit::{GammaGammaFit, GammaGammaFitFunc, fit as fit_gamma_gamma};
+pub use item_similarity::ItemSimilarityFunc;
+pub use item_similarity_agg::{ItemSimilarityAggFunc, SimilarItem, similar_items};
 pub use kmeans_assign::KmeansAssignFunc;
 pub use kmeans_fit::{KmeansFit, KmeansFitFunc, fit as fit_kmeans};
 pub use logistic_regression_fit::{
@@ -80,14 +86,22 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         AggregateUDF::from(LogisticRegressionFitFunc::new()),
         AggregateUDF::from(KmeansFitFunc::new()),
         AggregateUDF::from(AssociationRulesAggFunc::new()),
+        AggregateUDF::from(ItemSimilarityAggFunc::new()),
     ]
 }
 
 /// Table functions of this domain.
 pub fn table_functions() -> Vec<TableFunction> {
-    vec![TableFunction {
-        name: "association_rules",
-        implementation: Arc::new(AssociationRulesFunc),
-        documentation: &association_rules::DOCUMENTATION,
-    }]
+    vec![
+        TableFunction {
+            name: "association_rules",
+            implementation: Arc::new(AssociationRulesFunc),
+            documentation: &association_rules::DOCUMENTATION,
+        },
+        TableFunction {
+            name: "item_similarity",
+            implementation: Arc::new(ItemSimilarityFunc),
+            documentation: &item_similarity::DOCUMENTATION,
+        },
+    ]
 }

@@ -1,0 +1,93 @@
+//! Quantiles with numpy's default convention (method 'linear', Hyndman and
+//! Fan type 7), shared by the binning and market-risk functions.
+
+/// The q-quantile (0 <= q <= 1) of ascending `sorted` values: with
+/// h = (n - 1) q, x[⌊h⌋] + (h - ⌊h⌋)(x[⌊h⌋ + 1] - x[⌊h⌋]). None when empty.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    // numpy's virtual index for 'linear' is (n - 1) q, computed just so,
+    // which keeps results identical to the last bit.
+    let h = ((n - 1) as f64 * q).clamp(0.0, (n - 1) as f64);
+    let lower = h.floor() as usize;
+    let upper = (lower + 1).min(n - 1);
+    let fraction = h - lower as f64;
+    // numpy's _lerp: exact at both ends of the interval.
+    let (a, b) = (sorted[lower], sorted[upper]);
+    let diff = b - a;
+    Some(if fraction >= 0.5 {
+        b - diff * (1.0 - fraction)
+    } else {
+        a + diff * fraction
+    })
+}
+
+/// [`quantile_sorted`] without sorting: selects the two order statistics
+/// it needs in O(n), reordering `values` (NaN-free input).
+pub fn quantile_select(values: &mut [f64], q: f64) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    for v in values.iter_mut() {
+        *v += 0.0;
+    }
+    let h = ((n - 1) as f64 * q).clamp(0.0, (n - 1) as f64);
+    let lower = h.floor() as usize;
+    let (_, a, above) = values.select_nth_unstable_by(lower, f64::total_cmp);
+    let a = *a;
+    let b = above.iter().copied().min_by(f64::total_cmp).unwrap_or(a);
+    let fraction = h - lower as f64;
+    let diff = b - a;
+    Some(if fraction >= 0.5 {
+        b - diff * (1.0 - fraction)
+    } else {
+        a + diff * fraction
+    })
+}
+
+/// Sorts in place (NaN-free input) and folds -0.0 into 0.0.
+pub fn sort_values(values: &mut [f64]) {
+    for v in values.iter_mut() {
+        *v += 0.0;
+    }
+    values.sort_unstable_by(f64::total_cmp);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_numpy_linear() {
+        // numpy.quantile([1, 2, 3, 4, 10], [0, 0.1, 0.25, 0.5, 0.9, 1]) =
+        // [1, 1.4, 2, 3, 7.6, 10].
+        let x = [1.0, 2.0, 3.0, 4.0, 10.0];
+        let expected = [
+            (0.0, 1.0),
+            (0.1, 1.4),
+            (0.25, 2.0),
+            (0.5, 3.0),
+            (0.9, 7.6),
+            (1.0, 10.0),
+        ];
+        for (q, e) in expected {
+            let v = quantile_sorted(&x, q).unwrap_or(f64::NAN);
+            assert!((v - e).abs() < 1e-12, "{q}: {v}");
+        }
+        assert_eq!(quantile_sorted(&[], 0.5), None);
+        for q in [0.0, 0.01, 0.1, 0.25, 0.5, 0.9, 1.0] {
+            let mut shuffled = [10.0, 3.0, -0.0, 4.0, 1.0, 2.0, 7.5];
+            let mut sorted = shuffled;
+            sort_values(&mut sorted);
+            assert_eq!(
+                quantile_select(&mut shuffled, q),
+                quantile_sorted(&sorted, q),
+                "{q}"
+            );
+        }
+        assert_eq!(quantile_sorted(&[7.0], 0.3), Some(7.0));
+    }
+}
