@@ -88,6 +88,57 @@ fn bench_sql(c: &mut Criterion) {
             "SELECT woe_iv(amount, customer_id % 7 = 0, [100, 300, 600, 900])['iv'] FROM tx",
         ),
         (
+            "risk_scores_1m_rows",
+            "SELECT auc(amount, customer_id % 7 = 0), gini(amount, customer_id % 7 = 0), \
+             ks_statistic(amount, customer_id % 7 = 0), psi_scores(amount, customer_id % 2 = 0, 10) FROM tx",
+        ),
+        (
+            "binning_1m_rows",
+            "SELECT equal_width_edges(amount, 10), equal_frequency_edges(amount, 10), \
+             monotonic_edges(amount, customer_id % 7 = 0, 20) FROM tx",
+        ),
+        (
+            "binning_table_1m_rows",
+            "SELECT count(*) FROM binning_table('SELECT amount, customer_id % 7 = 0 FROM tx', 'monotonic', 20)",
+        ),
+        (
+            "scorecard_points_reason_codes_1m_rows",
+            "SELECT sum(scorecard_points(0.01 + (amount / 1400.0), 600, 50, 20)), \
+             count(reason_codes(['a', 'b'], [amount, lat], [1400.0, 60.0], 1)) FROM tx",
+        ),
+        (
+            "psi_10k_bins",
+            "SELECT psi(e, a) FROM (SELECT count(*) FILTER (WHERE lat < 54) AS e, \
+             count(*) FILTER (WHERE lat >= 54) AS a FROM tx GROUP BY customer_id)",
+        ),
+        (
+            "zscores_1m_rows_10k_partitions",
+            "SELECT count(z), count(r) FROM (SELECT zscore(amount) OVER (PARTITION BY customer_id) AS z, \
+             robust_zscore(amount) OVER (PARTITION BY customer_id) AS r FROM tx)",
+        ),
+        (
+            "ewma_volatility_1m_rows",
+            "SELECT count(v) FROM (SELECT ewma_volatility(amount / 1000.0, 0.94) \
+             OVER (PARTITION BY customer_id ORDER BY lat) AS v FROM tx)",
+        ),
+        (
+            "benford_test_1m_rows",
+            "SELECT benford_test(amount)['chi_square'] FROM tx",
+        ),
+        (
+            "market_risk_1m_rows_10k_groups",
+            "SELECT count(a), count(b), count(c), count(d), count(e), count(f), count(g) FROM ( \
+             SELECT customer_id, var_parametric(amount, 0.99) AS a, var_cornish_fisher(amount, 0.99) AS b, \
+             expected_shortfall(amount, 0.975) AS c, sharpe_ratio(amount, 0, 252) AS d, \
+             sortino_ratio(amount, 500, 252) AS e, beta(amount, lat) AS f, \
+             max_drawdown(amount / 1e4, CAST(lon * 100 AS BIGINT)) AS g FROM tx GROUP BY customer_id)",
+        ),
+        (
+            "var_monte_carlo_10k_draws_100_groups",
+            "SELECT count(v) FROM (SELECT customer_id % 100 AS g, var_monte_carlo(amount, 0.99, 10, 1000, 7) AS v \
+             FROM tx GROUP BY customer_id % 100)",
+        ),
+        (
             "var_historical_1m_rows_10k_groups",
             "SELECT count(v) FROM (SELECT customer_id, var_historical(amount, 0.99) AS v \
              FROM tx GROUP BY customer_id)",
