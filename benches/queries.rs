@@ -17,6 +17,14 @@ use udfs::operations::HaversineKmFunc;
 
 const BATCH_SIZE: usize = 8192;
 
+/// The CDNOW estimates of Fader, Hardie and Lee (2005).
+const CDNOW: udfs::customer::BgNbd = udfs::customer::BgNbd {
+    r: 0.243,
+    alpha: 4.414,
+    a: 0.793,
+    b: 2.426,
+};
+
 fn column(values: impl Iterator<Item = f64>) -> ArrayRef {
     Arc::new(Float64Array::from_iter_values(values))
 }
@@ -163,43 +171,10 @@ fn bench_sql(c: &mut Criterion) {
     group.finish();
 }
 
-/// BG/NBD histories simulated from the CDNOW estimates (r 0.243, alpha
-/// 4.414, a 0.793, b 2.426), observed for up to 39 weeks: the generative
-/// story of Fader, Hardie and Lee (2005), section 2.
-pub fn simulate_bgnbd(customers: usize, seed: u64) -> udfs::customer::BgNbdHistories {
-    use rand::{Rng, SeedableRng};
-    use rand_distr::{Beta, Distribution, Exp1, Gamma};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let rate = Gamma::new(0.243, 1.0 / 4.414).expect("gamma");
-    let dropout = Beta::new(0.793, 2.426).expect("beta");
-    let mut h = udfs::customer::BgNbdHistories::default();
-    for _ in 0..customers {
-        let (lambda, p): (f64, f64) = (rate.sample(&mut rng), dropout.sample(&mut rng));
-        let t_end = rng.random_range(1.0..39.0);
-        let (mut x, mut t_x, mut now) = (0.0, 0.0, 0.0);
-        loop {
-            let gap: f64 = Exp1.sample(&mut rng);
-            now += gap / lambda.max(1e-12);
-            if now > t_end {
-                break;
-            }
-            x += 1.0;
-            t_x = now;
-            if rng.random_bool(p) {
-                break;
-            }
-        }
-        h.x.push(x);
-        h.t_x.push(t_x);
-        h.t.push(t_end);
-    }
-    h
-}
-
 fn bench_customer(c: &mut Criterion) {
     use datafusion::arrow::array::{Int64Array, StructArray};
     let config_options = Arc::new(ConfigOptions::default());
-    let h = simulate_bgnbd(BATCH_SIZE, 1);
+    let h = udfs::customer::BgNbdHistories::simulate(&CDNOW, BATCH_SIZE, 1);
     let model_column = |v: f64| -> ArrayRef { column(std::iter::repeat_n(v, BATCH_SIZE)) };
     // The model arrives as a column (a cross join with the fitted model).
     let model: ArrayRef = Arc::new(StructArray::from(vec![
@@ -298,7 +273,7 @@ fn bench_customer(c: &mut Criterion) {
     let mut group = c.benchmark_group("customer_fit");
     group.sample_size(10);
     for customers in [100_000usize, 1_000_000] {
-        let h = simulate_bgnbd(customers, 7);
+        let h = udfs::customer::BgNbdHistories::simulate(&CDNOW, customers, 7);
         group.throughput(Throughput::Elements(customers as u64));
         group.bench_function(BenchmarkId::new("bgnbd_fit", customers), |b| {
             b.iter(|| black_box(udfs::customer::fit_bgnbd(&h).expect("fit")))

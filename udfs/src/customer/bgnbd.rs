@@ -186,6 +186,44 @@ impl Histories {
         self.x.is_empty()
     }
 
+    /// `customers` histories drawn from `model`, each observed for a time
+    /// uniform in [1, 39): the generative story of the paper's section 2
+    /// (purchase rate Gamma(r, alpha), dropout probability Beta(a, b) after
+    /// each purchase). For benchmarks and tests; ChaCha8 seeded with `seed`.
+    pub fn simulate(model: &BgNbd, customers: usize, seed: u64) -> Self {
+        use rand::{Rng, SeedableRng};
+        use rand_distr::{Beta, Distribution, Exp1, Gamma};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut h = Self::default();
+        let (Ok(rate), Ok(dropout)) = (
+            Gamma::new(model.r, 1.0 / model.alpha),
+            Beta::new(model.a, model.b),
+        ) else {
+            return h;
+        };
+        for _ in 0..customers {
+            let (lambda, p): (f64, f64) = (rate.sample(&mut rng), dropout.sample(&mut rng));
+            let t_end = rng.random_range(1.0..39.0);
+            let (mut x, mut t_x, mut now) = (0.0, 0.0, 0.0);
+            loop {
+                let gap: f64 = Exp1.sample(&mut rng);
+                now += gap / lambda.max(1e-12);
+                if now > t_end {
+                    break;
+                }
+                x += 1.0;
+                t_x = now;
+                if rng.random_bool(p) {
+                    break;
+                }
+            }
+            h.x.push(x);
+            h.t_x.push(t_x);
+            h.t.push(t_end);
+        }
+        h
+    }
+
     /// Σ log-likelihood at `p`, eq. (6) of the paper, and its gradient.
     pub fn log_likelihood(&self, p: &BgNbd, gradient: &mut [f64; 4]) -> f64 {
         let ll = self.log_likelihood_with_counts(&self.frequency_counts(), p);

@@ -323,33 +323,13 @@ mod tests {
     /// a vanishing step for 200 iterations and report no convergence.
     #[test]
     fn converges_quickly_on_simulated_histories() {
-        use rand::{Rng, SeedableRng};
-        use rand_distr::{Beta, Distribution, Exp1, Gamma};
-        let customers = 20_000;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let rate = Gamma::new(0.243, 1.0 / 4.414).expect("gamma");
-        let dropout = Beta::new(0.793, 2.426).expect("beta");
-        let mut h = Histories::default();
-        for _ in 0..customers {
-            let (lambda, p): (f64, f64) = (rate.sample(&mut rng), dropout.sample(&mut rng));
-            let t_end = rng.random_range(1.0..39.0);
-            let (mut x, mut t_x, mut now) = (0.0, 0.0, 0.0);
-            loop {
-                let gap: f64 = Exp1.sample(&mut rng);
-                now += gap / lambda.max(1e-12);
-                if now > t_end {
-                    break;
-                }
-                x += 1.0;
-                t_x = now;
-                if rng.random_bool(p) {
-                    break;
-                }
-            }
-            h.x.push(x);
-            h.t_x.push(t_x);
-            h.t.push(t_end);
-        }
+        let truth = BgNbd {
+            r: 0.243,
+            alpha: 4.414,
+            a: 0.793,
+            b: 2.426,
+        };
+        let h = Histories::simulate(&truth, 20_000, 7);
         let fit = fit(&h).expect("fit");
         assert!(fit.converged && fit.iterations < 30, "{fit:?}");
         // 20,000 customers pin down r, alpha and the mean dropout
