@@ -118,3 +118,64 @@ impl CollectedRows {
         size_of_val(self) + self.columns.iter().map(|c| c.capacity() * 8).sum::<usize>()
     }
 }
+
+/// Checks one row (all columns non-NULL) before it is kept.
+pub type RowCheck = fn(&'static str, &[f64]) -> Result<()>;
+
+/// The result of an aggregate over all its rows.
+pub type RowsFinish = Box<dyn Fn(&mut CollectedRows) -> Result<ScalarValue> + Send + Sync>;
+
+/// An accumulator that keeps its rows' first `width` columns (later
+/// arguments are constants read when it was made) and computes its result
+/// from them at the end.
+pub struct RowsAccumulator {
+    function: &'static str,
+    rows: CollectedRows,
+    check: RowCheck,
+    finish: RowsFinish,
+}
+
+impl RowsAccumulator {
+    pub fn new(function: &'static str, width: usize, check: RowCheck, finish: RowsFinish) -> Self {
+        Self {
+            function,
+            rows: CollectedRows::new(width),
+            check,
+            finish,
+        }
+    }
+}
+
+impl std::fmt::Debug for RowsAccumulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowsAccumulator")
+            .field("function", &self.function)
+            .field("rows", &self.rows.len())
+            .finish()
+    }
+}
+
+impl datafusion::logical_expr::Accumulator for RowsAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let (function, check) = (self.function, self.check);
+        let width = self.rows.columns.len().min(values.len());
+        self.rows
+            .append(function, &values[..width], |row| check(function, row))
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.rows.state()
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.rows.merge(self.function, states)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        (self.finish)(&mut self.rows)
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.rows.size()
+    }
+}

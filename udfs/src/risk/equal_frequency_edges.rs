@@ -3,7 +3,6 @@
 
 use std::sync::LazyLock;
 
-use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_STATISTICAL;
@@ -13,7 +12,7 @@ use datafusion::logical_expr::{
 };
 
 use super::binning::{bins_argument, coerce_bins, edges_type, edges_value, equal_frequency};
-use crate::collect::CollectedRows;
+use crate::collect::{CollectedRows, RowsAccumulator};
 use crate::kernel::{check_arity, coerce_numeric};
 
 const NAME: &str = "equal_frequency_edges";
@@ -65,55 +64,28 @@ impl AggregateUDFImpl for EqualFrequencyEdgesFunc {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(EqualFrequencyAccumulator {
-            bins: bins_argument(NAME, "bins", &args, 1)?,
-            rows: CollectedRows::new(1),
-        }))
+        let bins = bins_argument(NAME, "bins", &args, 1)?;
+        Ok(Box::new(RowsAccumulator::new(
+            NAME,
+            1,
+            |function, row| {
+                if row[0].is_finite() {
+                    Ok(())
+                } else {
+                    exec_err!("{function}: argument 'x' must be finite, got {}", row[0])
+                }
+            },
+            Box::new(move |rows| {
+                if rows.is_empty() {
+                    return ScalarValue::try_from(&edges_type());
+                }
+                Ok(edges_value(equal_frequency(&mut rows.columns[0], bins)))
+            }),
+        )))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
         Some(&DOCUMENTATION)
-    }
-}
-
-#[derive(Debug)]
-struct EqualFrequencyAccumulator {
-    bins: usize,
-    rows: CollectedRows,
-}
-
-impl Accumulator for EqualFrequencyAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        // The bins column is constant and was read when the accumulator was made.
-        self.rows.append(NAME, &values[..1], |row| {
-            if row[0].is_finite() {
-                Ok(())
-            } else {
-                exec_err!("{NAME}: argument 'x' must be finite, got {}", row[0])
-            }
-        })
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.rows.state()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.rows.merge(NAME, states)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        if self.rows.is_empty() {
-            return ScalarValue::try_from(&edges_type());
-        }
-        Ok(edges_value(equal_frequency(
-            &mut self.rows.columns[0],
-            self.bins,
-        )))
-    }
-
-    fn size(&self) -> usize {
-        size_of_val(self) + self.rows.size()
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::sync::LazyLock;
 
-use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_STATISTICAL;
@@ -17,7 +16,7 @@ use super::binning::{
     pool_adjacent_violators,
 };
 use super::roc::{check_label, coerce_label};
-use crate::collect::CollectedRows;
+use crate::collect::{CollectedRows, RowsAccumulator};
 use crate::kernel::{check_arity, coerce_numeric};
 
 const NAME: &str = "monotonic_edges";
@@ -70,51 +69,28 @@ impl AggregateUDFImpl for MonotonicEdgesFunc {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(MonotonicAccumulator {
-            max_bins: bins_argument(NAME, "max_bins", &args, 2)?,
-            rows: CollectedRows::new(2),
-        }))
+        let max_bins = bins_argument(NAME, "max_bins", &args, 2)?;
+        Ok(Box::new(RowsAccumulator::new(
+            NAME,
+            2,
+            |function, row| {
+                if !row[0].is_finite() {
+                    return exec_err!("{function}: argument 'x' must be finite, got {}", row[0]);
+                }
+                check_label(function, row[1])
+            },
+            Box::new(move |rows| {
+                if rows.is_empty() {
+                    return ScalarValue::try_from(&edges_type());
+                }
+                let (x, labels) = (&rows.columns[0], &rows.columns[1]);
+                Ok(edges_value(monotonic(x, labels, max_bins)))
+            }),
+        )))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
         Some(&DOCUMENTATION)
-    }
-}
-
-#[derive(Debug)]
-struct MonotonicAccumulator {
-    max_bins: usize,
-    rows: CollectedRows,
-}
-
-impl Accumulator for MonotonicAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.rows.append(NAME, &values[..2], |row| {
-            if !row[0].is_finite() {
-                return exec_err!("{NAME}: argument 'x' must be finite, got {}", row[0]);
-            }
-            check_label(NAME, row[1])
-        })
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.rows.state()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.rows.merge(NAME, states)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        if self.rows.is_empty() {
-            return ScalarValue::try_from(&edges_type());
-        }
-        let (x, labels) = (&self.rows.columns[0], &self.rows.columns[1]);
-        Ok(edges_value(monotonic(x, labels, self.max_bins)))
-    }
-
-    fn size(&self) -> usize {
-        size_of_val(self) + self.rows.size()
     }
 }
 

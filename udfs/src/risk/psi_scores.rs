@@ -3,7 +3,6 @@
 
 use std::sync::LazyLock;
 
-use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_STATISTICAL;
@@ -15,7 +14,7 @@ use datafusion::logical_expr::{
 use super::binning::{bin_counts, bins_argument, coerce_bins, equal_frequency};
 use super::psi::population_stability_index;
 use super::roc::coerce_label;
-use crate::collect::CollectedRows;
+use crate::collect::{CollectedRows, RowsAccumulator};
 use crate::kernel::{check_arity, coerce_numeric};
 
 const NAME: &str = "psi_scores";
@@ -77,57 +76,37 @@ impl AggregateUDFImpl for PsiScoresFunc {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(PsiScoresAccumulator {
-            bins: bins_argument(NAME, "bins", &args, 2)?,
-            rows: CollectedRows::new(2),
-        }))
+        let bins = bins_argument(NAME, "bins", &args, 2)?;
+        Ok(Box::new(RowsAccumulator::new(
+            NAME,
+            2,
+            |function, row| {
+                if !row[0].is_finite() {
+                    return exec_err!(
+                        "{function}: argument 'score' must be finite, got {}",
+                        row[0]
+                    );
+                }
+                if row[1] != 0.0 && row[1] != 1.0 {
+                    return exec_err!(
+                        "{function}: argument 'is_actual' must be 0 or 1, got {}",
+                        row[1]
+                    );
+                }
+                Ok(())
+            },
+            Box::new(move |rows| {
+                Ok(ScalarValue::Float64(psi_of_scores(
+                    &rows.columns[0],
+                    &rows.columns[1],
+                    bins,
+                )))
+            }),
+        )))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
         Some(&DOCUMENTATION)
-    }
-}
-
-#[derive(Debug)]
-struct PsiScoresAccumulator {
-    bins: usize,
-    rows: CollectedRows,
-}
-
-impl Accumulator for PsiScoresAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.rows.append(NAME, &values[..2], |row| {
-            if !row[0].is_finite() {
-                return exec_err!("{NAME}: argument 'score' must be finite, got {}", row[0]);
-            }
-            if row[1] != 0.0 && row[1] != 1.0 {
-                return exec_err!(
-                    "{NAME}: argument 'is_actual' must be 0 or 1, got {}",
-                    row[1]
-                );
-            }
-            Ok(())
-        })
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.rows.state()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.rows.merge(NAME, states)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(psi_of_scores(
-            &self.rows.columns[0],
-            &self.rows.columns[1],
-            self.bins,
-        )))
-    }
-
-    fn size(&self) -> usize {
-        size_of_val(self) + self.rows.size()
     }
 }
 
