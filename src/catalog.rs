@@ -17,6 +17,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::session_state::SessionState;
 use datafusion::prelude::SessionContext;
 
 use crate::error::{Error, Result};
@@ -48,9 +49,13 @@ impl DataFormat {
         }
     }
 
-    fn listing_options(self, extension: &str) -> ListingOptions {
+    fn listing_options(self, extension: &str, state: &SessionState) -> ListingOptions {
         let format: Arc<dyn FileFormat> = match self {
-            Self::Parquet => Arc::new(ParquetFormat::default()),
+            // The session's Parquet options: pushdown settings and the
+            // keyring's decryption factory.
+            Self::Parquet => Arc::new(
+                ParquetFormat::default().with_options(state.default_table_options().parquet),
+            ),
             Self::Csv => Arc::new(CsvFormat::default().with_has_header(true)),
             Self::Json => Arc::new(JsonFormat::default()),
         };
@@ -132,7 +137,7 @@ async fn register_dataset(ctx: &SessionContext, dataset: &Dataset) -> Result<()>
     let url = ListingTableUrl::parse(&location)?;
     let state = ctx.state();
     let config = ListingTableConfig::new(url)
-        .with_listing_options(dataset.format.listing_options(&extension))
+        .with_listing_options(dataset.format.listing_options(&extension, &state))
         .infer_partitions_from_path(&state)
         .await?
         .infer_schema(&state)

@@ -11,6 +11,7 @@
 pub mod catalog;
 pub mod demo;
 pub mod docs;
+pub mod encryption;
 pub mod error;
 pub mod output;
 pub mod repl;

@@ -49,6 +49,10 @@ struct EngineArgs {
     /// Output format of results.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table, global = true)]
     format: OutputFormat,
+    /// Keyring file of `name[@version] = hex:...|base64:...` lines for pseudonymize,
+    /// tokenize_fpe and Parquet encryption (default: DIR/.finsight/keyring if present).
+    #[arg(long, value_name = "FILE", global = true, env = "FINSIGHT_KEYRING")]
+    keyring: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,7 +102,9 @@ fn main() -> ExitCode {
 }
 
 fn session_options(engine: &EngineArgs, dir: Option<PathBuf>) -> Result<SessionOptions> {
+    let keyring = session::load_keyring(engine.keyring.as_deref(), dir.as_deref())?;
     Ok(SessionOptions {
+        keyring: std::sync::Arc::new(keyring),
         data_dir: dir,
         memory_limit: engine
             .memory_limit

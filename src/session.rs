@@ -3,16 +3,25 @@
 //! `SessionContext` here, so every entry point gets the same functions, object
 //! stores, configuration and tables.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use udfs::Keyring;
 
 use crate::catalog;
+use crate::encryption::{FACTORY_ID, KeyringEncryptionFactory};
 use crate::error::{Error, Result};
 use crate::storage::FinsightObjectStoreRegistry;
+
+/// Where `finsight demo` writes its demo keyring, and where a session looks
+/// for one when no keyring is given: `<data dir>/.finsight/keyring`.
+pub const DATA_DIR_KEYRING: &str = ".finsight/keyring";
+
+/// Environment variable naming the keyring file (same as `--keyring`).
+pub const KEYRING_ENV: &str = "FINSIGHT_KEYRING";
 
 /// How a session is set up. `Default` is an in-memory session with every
 /// function registered and no tables.
@@ -25,6 +34,29 @@ pub struct SessionOptions {
     pub memory_limit: Option<usize>,
     /// Number of partitions a query runs with; defaults to the number of cores.
     pub target_partitions: Option<usize>,
+    /// Keys for `pseudonymize`, the FPE functions and Parquet encryption
+    /// (see [`load_keyring`]).
+    pub keyring: Arc<Keyring>,
+}
+
+/// The keyring a session uses: the file `explicit` (`--keyring`, else
+/// `FINSIGHT_KEYRING`), else `<data dir>/.finsight/keyring` when present,
+/// plus any `FINSIGHT_KEY_<NAME>[_V<N>]` variables.
+pub fn load_keyring(explicit: Option<&Path>, data_dir: Option<&Path>) -> Result<Keyring> {
+    let from_env = std::env::var_os(KEYRING_ENV).map(PathBuf::from);
+    let file = explicit.map(Path::to_path_buf).or(from_env).or_else(|| {
+        data_dir
+            .map(|d| d.join(DATA_DIR_KEYRING))
+            .filter(|p| p.is_file())
+    });
+    let mut keyring = match file {
+        Some(path) => Keyring::from_file(&path).map_err(|e| Error::Usage(e.strip_backtrace()))?,
+        None => Keyring::empty(),
+    };
+    keyring
+        .extend_from_env(std::env::vars())
+        .map_err(|e| Error::Usage(e.strip_backtrace()))?;
+    Ok(keyring)
 }
 
 /// Builds a session: configuration, runtime, every finsight function, the
@@ -59,11 +91,23 @@ pub fn new_session_without_tables(options: &SessionOptions) -> Result<SessionCon
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
     }
     let runtime = runtime.build_arc()?;
+    runtime.register_parquet_encryption_factory(
+        FACTORY_ID,
+        Arc::new(KeyringEncryptionFactory::new(Arc::clone(&options.keyring))),
+    );
     // `SELECT * FROM 'file.parquet'` / `'s3://bucket/key.csv'`, as in DuckDB
     // and datafusion-cli. The governance layer must turn this off for
     // restricted identities: it reads any path the process can.
     let ctx = SessionContext::new_with_config_rt(config, runtime).enable_url_table();
-    udfs::register_all(&ctx);
+    // Every Parquet read goes through the keyring's encryption factory, so
+    // encrypted files open like plain ones when their keys are present.
+    ctx.state_ref()
+        .write()
+        .table_options_mut()
+        .parquet
+        .crypto
+        .factory_id = Some(FACTORY_ID.to_string());
+    udfs::register_all(&ctx, &options.keyring);
     Ok(ctx)
 }
 

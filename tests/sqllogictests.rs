@@ -125,7 +125,14 @@ fn main() -> ExitCode {
     let (mut passed, mut failed) = (0, 0);
     for path in &files {
         let mut runner = Runner::new(|| async {
-            let ctx = finsight::new_session(&finsight::SessionOptions::default())
+            // The committed test keyring, for pseudonymize, FPE and encryption.
+            let keyring =
+                udfs::Keyring::from_file(std::path::Path::new("tests/data/keyring/test.keyring"))?;
+            let options = finsight::SessionOptions {
+                keyring: std::sync::Arc::new(keyring),
+                ..finsight::SessionOptions::default()
+            };
+            let ctx = finsight::new_session(&options)
                 .await
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
             Ok(Engine { ctx })

@@ -80,6 +80,8 @@ pub fn generate(options: &DemoOptions) -> Result<DemoSummary> {
         options.seed
     );
     let manifest_path = options.dir.join(MANIFEST);
+    std::fs::create_dir_all(&options.dir).map_err(|e| Error::io("create", &options.dir, e))?;
+    write_demo_keyring(&options.dir, options.seed)?;
     if !options.force
         && let Ok(stored) = std::fs::read_to_string(&manifest_path)
         && stored.starts_with(&manifest_text)
@@ -184,6 +186,48 @@ pub fn generate(options: &DemoOptions) -> Result<DemoSummary> {
 }
 
 /// Removes the tables of an earlier demo run (only those, never other files).
+/// Keys of the demo keyring: HMAC pseudonyms, FF1 tokens, and Parquet
+/// encryption (footer and PII columns).
+pub const DEMO_KEYS: &[&str] = &[
+    "demo_pii",
+    "demo_fpe",
+    "demo_parquet_footer",
+    "demo_parquet_pii",
+];
+
+/// Writes `<dir>/.finsight/keyring` with demo keys derived from the seed,
+/// unless one is there, so the privacy functions work on the demo data out
+/// of the box. Real deployments keep keys outside the data (--keyring).
+fn write_demo_keyring(dir: &Path, seed: u64) -> Result<()> {
+    use rand::{RngCore, SeedableRng};
+    let path = dir.join(crate::session::DATA_DIR_KEYRING);
+    if path.is_file() {
+        return Ok(());
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x006b_6579_7269_6e67);
+    let mut text = String::from(
+        "# finsight demo keyring: DEMO KEYS derived from the demo seed, not secret.\n\
+         # Real keyrings live outside the data directory (finsight --keyring FILE).\n",
+    );
+    for name in DEMO_KEYS {
+        let mut key = [0u8; 32];
+        rng.fill_bytes(&mut key);
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        text.push_str(&format!("{name}@1 = hex:{hex}\n"));
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+    }
+    std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io("protect", &path, e))?;
+    }
+    Ok(())
+}
+
 fn prepare_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     for table in TABLES {

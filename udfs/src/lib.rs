@@ -11,6 +11,7 @@
 
 pub mod customer;
 pub mod operations;
+pub mod privacy;
 pub mod risk;
 
 mod collect;
@@ -26,6 +27,8 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
+pub use privacy::Keyring;
+
 /// A table function with its documentation (DataFusion's table-function trait
 /// has no `documentation()`, so the pair travels together).
 #[derive(Debug, Clone)]
@@ -35,10 +38,18 @@ pub struct TableFunction {
     pub documentation: &'static Documentation,
 }
 
-/// Scalar functions of every domain.
+/// Scalar functions of every domain, the keyed privacy functions with an
+/// empty keyring (for documentation; sessions use [`register_all`]).
 pub fn scalar_functions() -> Vec<ScalarUDF> {
+    scalar_functions_with_keyring(&Arc::new(Keyring::empty()))
+}
+
+/// Scalar functions of every domain; `pseudonymize` and the FPE functions
+/// take their keys from `keyring`.
+pub fn scalar_functions_with_keyring(keyring: &Arc<Keyring>) -> Vec<ScalarUDF> {
     let mut functions = customer::scalar_functions();
     functions.extend(operations::scalar_functions());
+    functions.extend(privacy::scalar_functions(keyring));
     functions.extend(risk::scalar_functions());
     functions
 }
@@ -46,6 +57,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
 /// Aggregate functions of every domain.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
     let mut functions = customer::aggregate_functions();
+    functions.extend(privacy::aggregate_functions());
     functions.extend(risk::aggregate_functions());
     functions
 }
@@ -58,6 +70,7 @@ pub fn window_functions() -> Vec<WindowUDF> {
 /// Table functions of every domain.
 pub fn table_functions() -> Vec<TableFunction> {
     let mut functions = customer::table_functions();
+    functions.extend(privacy::table_functions());
     functions.extend(risk::table_functions());
     functions
 }
@@ -117,9 +130,10 @@ pub fn function_docs() -> Vec<FunctionDoc> {
     docs
 }
 
-/// Registers every finsight function with `ctx`.
-pub fn register_all(ctx: &SessionContext) {
-    for udf in scalar_functions() {
+/// Registers every finsight function with `ctx`, the keyed ones over
+/// `keyring`.
+pub fn register_all(ctx: &SessionContext, keyring: &Arc<Keyring>) {
+    for udf in scalar_functions_with_keyring(keyring) {
         ctx.register_udf(udf);
     }
     for udaf in aggregate_functions() {

@@ -59,6 +59,22 @@ pub fn query_argument(function: &str, expr: &Expr, example: &str) -> Result<Stri
     }
 }
 
+/// A table function's schema: `fields` (as given) with the
+/// call's text in the metadata (see [`UnnestedAggregateTable::new`] for
+/// why two calls must not share a schema).
+pub fn call_schema(fields: Vec<datafusion::arrow::datatypes::Field>, call: &str) -> SchemaRef {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(call, &mut hasher);
+    let key = format!(
+        "{CALL_METADATA}.{:016x}",
+        std::hash::Hasher::finish(&hasher)
+    );
+    Arc::new(Schema::new_with_metadata(
+        fields,
+        HashMap::from([(key, call.to_string())]),
+    ))
+}
+
 /// `SELECT <fields of element> FROM (<element_sql>)`, where `element_sql`
 /// unnests an aggregate's list of structs over the user's query.
 #[derive(Debug)]
