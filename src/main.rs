@@ -77,7 +77,8 @@ enum Sub {
         /// Script files, run in order in one session.
         #[arg(required = true, value_name = "FILE.sql")]
         files: Vec<PathBuf>,
-        /// Substitute ${NAME} in the scripts with VALUE.
+        /// Substitute ${NAME} in the scripts with VALUE (${scratch_dir} is a temporary
+        /// directory finsight provides and removes after the run).
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
         /// Write a JUnit XML report (one test case per statement).
@@ -225,6 +226,20 @@ fn real_main(cli: Cli) -> Result<()> {
                     )));
                 }
             }
+            // ${scratch_dir}: a private temporary directory for scripts that
+            // write files (COPY round trips), removed after the run.
+            let scratch = std::env::temp_dir().join(format!(
+                "finsight-run-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ));
+            std::fs::create_dir_all(&scratch)
+                .map_err(|e| Error::io("create scratch directory", &scratch, e))?;
+            parsed_vars
+                .entry("scratch_dir".to_string())
+                .or_insert_with(|| scratch.to_string_lossy().into_owned());
             let ctx = runtime.block_on(session::new_session(&options))?;
             let run_options = RunOptions {
                 vars: parsed_vars,
@@ -234,14 +249,15 @@ fn real_main(cli: Cli) -> Result<()> {
             };
             let mut out = std::io::stdout();
             let mut err = std::io::stderr();
-            runtime.block_on(script::run_files(
+            let result = runtime.block_on(script::run_files(
                 &ctx,
                 &files,
                 &run_options,
                 &mut out,
                 &mut err,
-            ))?;
-            Ok(())
+            ));
+            let _ = std::fs::remove_dir_all(&scratch);
+            result.map(|_| ())
         }
     }
 }

@@ -245,11 +245,10 @@ fn customer(
             let open = signup + if k == 1 { 0 } else { rng.random_range(0..900) };
             let iban =
                 (city.country == "GB" && kind != "credit_card" && kind != "mortgage").then(|| {
-                    format!(
-                        "GB{:02}NWBK6016{:010}",
-                        rng.random_range(10..99),
-                        id * 10 + k
-                    )
+                    // Layout 2 drew the check digits at random; the draw stays
+                    // so the rest of the generated data is unchanged.
+                    let _unused_draw: i32 = rng.random_range(10..99);
+                    people::gb_iban("NWBK", 601_600, id * 10 + k)
                 });
             accounts.push(vec![
                 (id * 10 + k).into(),

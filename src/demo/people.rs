@@ -92,6 +92,24 @@ pub(super) fn uk_ni_number(rng: &mut impl Rng) -> String {
     format!("{a}{b}{:06}{suffix}", rng.random_range(0..1_000_000))
 }
 
+/// A UK IBAN with ISO 13616 check digits: `GBkk` + bank code + sort code +
+/// 8-digit account number (the demo's account ids fill 10 digits, so the
+/// sort code keeps its first four and the account its last ten).
+pub(super) fn gb_iban(bank: &str, sort_code: u32, account: i64) -> String {
+    let bban = format!("{bank}{:04}{account:010}", sort_code / 100);
+    // Move "GB00" to the end, letters as 10..35, and take mod 97 digit by digit.
+    let mut remainder: u32 = 0;
+    for c in bban.chars().chain("GB00".chars()) {
+        let value = c.to_digit(36).unwrap_or(0);
+        remainder = if value >= 10 {
+            (remainder * 100 + value) % 97
+        } else {
+            (remainder * 10 + value) % 97
+        };
+    }
+    format!("GB{:02}{bban}", 98 - remainder)
+}
+
 /// E.164 mobile number: `+86 1[3-9]x xxxx xxxx` or `+44 7xxx xxxxxx`.
 pub(super) fn phone(rng: &mut impl Rng, country: &str) -> String {
     if country == "CN" {
@@ -228,6 +246,15 @@ mod tests {
         // 4111 1111 1111 1111 is the well-known Visa test number.
         let digits: Vec<u8> = "411111111111111".bytes().map(|b| b - b'0').collect();
         assert_eq!(luhn_check_digit(&digits), 1);
+    }
+
+    #[test]
+    fn iban_check_digits_match_the_iso_13616_example() {
+        // ISO 13616's example IBAN: GB82 WEST 1234 5698 7654 32.
+        assert_eq!(
+            gb_iban("WEST", 123_456, 5_698_765_432),
+            "GB82WEST12345698765432"
+        );
     }
 
     #[test]

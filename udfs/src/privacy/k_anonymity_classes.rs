@@ -142,14 +142,12 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     .with_sql_example(
         r#"```sql
 > SELECT class, class_size FROM k_anonymity_classes(
-    'SELECT age_band(date_part(''year'', age(DATE ''2025-06-30'', birth_date)), 10) AS age_band, city, gender FROM customers', 5)
-  LIMIT 2;
-+-----------------------------------------+------------+
-| class                                   | class_size |
-+-----------------------------------------+------------+
-| age_band=90-99, city=Bristol, gender=F  | 1          |
-| age_band=90-99, city=Leeds, gender=M    | 2          |
-+-----------------------------------------+------------+
+    'SELECT age_band(age, 10) AS band, region FROM (VALUES (34, ''N''), (52, ''S''), (35, ''N'')) AS t(age, region)', 2);
++----------------------+------------+
+| class                | class_size |
++----------------------+------------+
+| band=50-59, region=S | 1          |
++----------------------+------------+
 ```"#,
     )
     .with_argument("query", "SQL returning the quasi-identifier columns, one row per record.")

@@ -24,6 +24,8 @@ mod mask_national_id;
 mod mask_phone;
 mod numeric_bucket;
 mod pii_scan;
+#[cfg(test)]
+mod properties;
 mod pseudonymize;
 mod string_function;
 mod tokenize_fpe;

@@ -291,12 +291,14 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     )
     .with_sql_example(
         r#"```sql
-> SELECT column_name, pii_type, match_rate, confidence FROM pii_scan('customers')
+> SELECT column_name, pii_type, match_rate, confidence FROM pii_scan('customers', 2000)
   WHERE confidence = 'high' ORDER BY column_name;
 +-------------+----------------+------------+------------+
 | column_name | pii_type       | match_rate | confidence |
 +-------------+----------------+------------+------------+
+| card_number | card_pan       | 1.0        | high       |
 | email       | email          | 1.0        | high       |
+| national_id | cn_resident_id | 0.634      | high       |
 | phone       | phone          | 1.0        | high       |
 +-------------+----------------+------------+------------+
 ```"#,
