@@ -327,11 +327,171 @@ fn bench_risk(c: &mut Criterion) {
     group.finish();
 }
 
+/// The privacy kernels through their UDFs, on 8,192 realistic values, with
+/// the test keyring's keys.
+fn bench_privacy(c: &mut Criterion) {
+    use datafusion::arrow::array::StringArray;
+    let keyring = Arc::new(
+        udfs::Keyring::from_file(std::path::Path::new("tests/data/keyring/test.keyring"))
+            .expect("test keyring"),
+    );
+    let functions: std::collections::HashMap<String, ScalarUDF> =
+        udfs::scalar_functions_with_keyring(&keyring)
+            .into_iter()
+            .map(|f| (f.name().to_string(), f))
+            .collect();
+    let config_options = Arc::new(ConfigOptions::default());
+    let strings = |f: &dyn Fn(usize) -> String| -> ColumnarValue {
+        ColumnarValue::Array(Arc::new(StringArray::from_iter_values(
+            (0..BATCH_SIZE).map(f),
+        )))
+    };
+    let emails = strings(&|i| format!("customer.{i}@example{}.com", i % 7));
+    let cards = strings(&|i| {
+        let payload = format!("4{:014}", i as u64 * 7_919_113);
+        format!(
+            "{payload}{}",
+            udfs::privacy::luhn_check_digit(payload.as_bytes())
+        )
+    });
+    let phones = strings(&|i| format!("+86138{:08}", i * 37));
+    let names = strings(&|i| {
+        if i % 2 == 0 {
+            "张三丰".to_string()
+        } else {
+            format!("John Smith{i}")
+        }
+    });
+    let texts = strings(&|i| {
+        format!(
+            "Payment {i} of 12.50 GBP, call +447700{:06} or mail a{i}@bank.com",
+            i
+        )
+    });
+    let text = |v: &str| ColumnarValue::Scalar(ScalarValue::Utf8(Some(v.to_string())));
+    let cases: Vec<(&str, &str, Vec<ColumnarValue>)> = vec![
+        ("mask_email", "mask_email", vec![emails.clone()]),
+        ("mask_card_pan", "mask_card_pan", vec![cards.clone()]),
+        ("mask_phone", "mask_phone", vec![phones]),
+        ("mask_name", "mask_name", vec![names]),
+        (
+            "pseudonymize_email_hex",
+            "pseudonymize",
+            vec![emails.clone(), text("test_hmac")],
+        ),
+        (
+            "pseudonymize_card_base64url",
+            "pseudonymize",
+            vec![cards.clone(), text("test_hmac"), text("base64url")],
+        ),
+        (
+            "tokenize_fpe_card_luhn",
+            "tokenize_fpe",
+            vec![cards.clone(), text("test_fpe"), text("luhn")],
+        ),
+        ("detect_pii_free_text", "detect_pii", vec![texts]),
+    ];
+    let mut group = c.benchmark_group("privacy");
+    group.throughput(Throughput::Elements(BATCH_SIZE as u64));
+    for (label, name, args) in cases {
+        let udf = &functions[name];
+        let arg_fields: Vec<_> = args
+            .iter()
+            .enumerate()
+            .map(|(i, _)| Arc::new(Field::new(format!("a{i}"), DataType::Utf8, true)))
+            .collect();
+        let return_type = udf
+            .return_type(&vec![DataType::Utf8; args.len()])
+            .expect("return type");
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                black_box(udf.invoke_with_args(ScalarFunctionArgs {
+                    args: args.clone(),
+                    arg_fields: arg_fields.clone(),
+                    number_rows: BATCH_SIZE,
+                    return_field: Arc::new(Field::new("r", return_type.clone(), true)),
+                    config_options: Arc::clone(&config_options),
+                }))
+                .expect("privacy function")
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Reading the demo transactions (scale 0.2, about 1.1M rows) from a plain
+/// Parquet copy and from one encrypted with Parquet modular encryption
+/// (AES-GCM, footer and every column), both written by the same COPY.
+fn bench_parquet_encryption(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    // `cargo test --all-targets` runs each bench once as a smoke test: a
+    // small table is enough there.
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let scale = if measuring { 0.2 } else { 0.005 };
+    let dir = std::env::temp_dir().join(format!("finsight-bench-encryption-{scale}"));
+    finsight::demo::generate(&finsight::demo::DemoOptions {
+        dir: dir.join("demo"),
+        scale,
+        seed: 42,
+        force: false,
+        progress: false,
+    })
+    .expect("demo data");
+    let keyring = udfs::Keyring::from_file(std::path::Path::new("tests/data/keyring/test.keyring"))
+        .expect("test keyring");
+    let options = finsight::SessionOptions {
+        data_dir: Some(dir.join("demo")),
+        keyring: Arc::new(keyring),
+        ..finsight::SessionOptions::default()
+    };
+    let ctx = runtime
+        .block_on(finsight::session::new_session(&options))
+        .expect("session");
+    let plain = dir.join("transactions_plain.parquet");
+    let encrypted = dir.join("transactions_encrypted.parquet");
+    for (path, crypto) in [
+        (&plain, String::new()),
+        (
+            &encrypted,
+            ", 'format.crypto.factory_id' 'finsight', \
+             'format.crypto.factory_options.footer_key' 'test_footer'"
+                .to_string(),
+        ),
+    ] {
+        let sql = format!(
+            "COPY (SELECT * FROM transactions) TO '{}' STORED AS PARQUET \
+             OPTIONS ('format.compression' 'zstd(1)'{crypto})",
+            path.display()
+        );
+        runtime
+            .block_on(async { ctx.sql(&sql).await?.collect().await })
+            .expect("write copy");
+    }
+    let mut group = c.benchmark_group("parquet_encryption");
+    group.sample_size(10);
+    for (label, path) in [("plain", &plain), ("encrypted", &encrypted)] {
+        let sql = format!(
+            "SELECT count(*), sum(amount), count(DISTINCT merchant_id), max(ts), min(city) FROM '{}'",
+            path.display()
+        );
+        group.bench_function(format!("scan_transactions_{label}"), |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(async { ctx.sql(&sql).await?.collect().await })
+                    .expect("scan")
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_haversine_km,
     bench_sql,
     bench_customer,
-    bench_risk
+    bench_risk,
+    bench_privacy,
+    bench_parquet_encryption
 );
 criterion_main!(benches);

@@ -67,3 +67,8 @@ fn regression_clustering_and_rules_match_scikit_learn_and_mlxtend() {
 fn credit_risk_metrics_match_scikit_learn_and_scipy() {
     run_reference("risk.py", "tests/data");
 }
+
+#[test]
+fn privacy_functions_match_hmac_and_pandas() {
+    run_reference("privacy.py", "tests/data");
+}

@@ -32,7 +32,7 @@ mod tokenize_fpe;
 
 use std::sync::Arc;
 
-pub use checks::{cn_resident_id_valid, iban_valid, luhn_valid};
+pub use checks::{cn_resident_id_valid, iban_valid, luhn_check_digit, luhn_valid};
 pub use detect_pii::{DetectPiiFunc, PiiKind, detect_pii};
 pub use equivalence_classes::ClassMeasure;
 pub use format_preserving::{Alphabet, FormatPreserving};
