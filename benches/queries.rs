@@ -362,12 +362,8 @@ fn bench_privacy(c: &mut Criterion) {
             format!("John Smith{i}")
         }
     });
-    let texts = strings(&|i| {
-        format!(
-            "Payment {i} of 12.50 GBP, call +447700{:06} or mail a{i}@bank.com",
-            i
-        )
-    });
+    let texts =
+        strings(&|i| format!("Payment {i} of 12.50 GBP, call +447700{i:06} or mail a{i}@bank.com"));
     let text = |v: &str| ColumnarValue::Scalar(ScalarValue::Utf8(Some(v.to_string())));
     let cases: Vec<(&str, &str, Vec<ColumnarValue>)> = vec![
         ("mask_email", "mask_email", vec![emails.clone()]),
