@@ -16,10 +16,16 @@ const PAN_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
 
 /// Appends the masked `pan`: separators stay, digits outside the first
 /// `keep_first` (<= 6) and last four become '*'. A value that is not a
-/// 13-19 digit number keeps nothing.
+/// 13-19 digit number keeps nothing. A '*' counts as a digit already
+/// hidden, so masking a masked PAN changes nothing.
 pub fn mask_card_pan(pan: &str, keep_first: usize, out: &mut String) {
     let keep_first = keep_first.min(MAX_KEEP_FIRST);
-    let digits = pan.bytes().filter(u8::is_ascii_digit).count();
+    // Letters count as positions too: they are masked, and a second pass
+    // must see the same positions as the first.
+    let digits = pan
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == MASK_CHAR)
+        .count();
     let (first, last_from) = if PAN_DIGITS.contains(&digits) {
         (keep_first, digits - KEEP_LAST)
     } else {
@@ -29,7 +35,7 @@ pub fn mask_card_pan(pan: &str, keep_first: usize, out: &mut String) {
     if pan.is_ascii() {
         // The common case, byte by byte.
         for b in pan.bytes() {
-            if b.is_ascii_digit() {
+            if b.is_ascii_digit() || b == b'*' {
                 out.push(if seen < first || seen >= last_from {
                     char::from(b)
                 } else {
@@ -38,6 +44,7 @@ pub fn mask_card_pan(pan: &str, keep_first: usize, out: &mut String) {
                 seen += 1;
             } else if b.is_ascii_alphabetic() {
                 out.push(MASK_CHAR);
+                seen += 1;
             } else {
                 out.push(char::from(b));
             }
@@ -45,7 +52,7 @@ pub fn mask_card_pan(pan: &str, keep_first: usize, out: &mut String) {
         return;
     }
     for c in pan.chars() {
-        if c.is_ascii_digit() {
+        if c.is_ascii_digit() || c == MASK_CHAR {
             out.push(if seen < first || seen >= last_from {
                 c
             } else {
@@ -54,6 +61,7 @@ pub fn mask_card_pan(pan: &str, keep_first: usize, out: &mut String) {
             seen += 1;
         } else if c.is_alphanumeric() {
             out.push(MASK_CHAR);
+            seen += 1;
         } else {
             out.push(c);
         }
@@ -100,6 +108,8 @@ mod tests {
             ("4111111111111111", 9, "411111******1111"),
             ("378282246310005", 6, "378282*****0005"),
             ("12345678", 6, "********"),
+            ("411111******1111", 6, "411111******1111"),
+            ("4111-11**-****-1111", 6, "4111-11**-****-1111"),
             ("card 4111", 6, "**** ****"),
             ("", 6, ""),
         ];

@@ -16,7 +16,8 @@ pub fn mask_iban(iban: &str, out: &mut String) {
     let shaped = (15..=34).contains(&compact.len())
         && compact[..2].iter().all(u8::is_ascii_alphabetic)
         && compact[2..4].iter().all(u8::is_ascii_digit)
-        && compact[4..].iter().all(u8::is_ascii_alphanumeric);
+        // '*': a character already masked, so masking is idempotent.
+        && compact[4..].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'*');
     if !shaped {
         return mask_alphanumeric(iban, MASK_CHAR, out);
     }
@@ -70,6 +71,7 @@ mod tests {
             ("GB82 WEST 1234 5698 7654 32", "GB82 **** **** **** **54 32"),
             ("DE89370400440532013000", "DE89**************3000"),
             ("12345", "*****"),
+            ("GB82**************5432", "GB82**************5432"),
             ("", ""),
         ];
         for (input, expected) in cases {

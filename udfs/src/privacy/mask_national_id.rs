@@ -38,9 +38,23 @@ impl IdScheme {
 /// Fewer alphanumerics than this and the generic mask keeps nothing.
 const GENERIC_MIN: usize = 8;
 
-/// Appends the masked `id`.
+/// A CN resident ID as this mask leaves it: region, eight '*', last four.
+fn is_masked_cn_resident_id(id: &[u8]) -> bool {
+    id.len() == 18
+        && id[..6].iter().all(u8::is_ascii_digit)
+        && id[6..14].iter().all(|b| *b == b'*')
+        && id[14..17].iter().all(u8::is_ascii_digit)
+        && (id[17].is_ascii_digit() || id[17] == b'X' || id[17] == b'x')
+}
+
+/// Appends the masked `id`. A '*' counts as a character already hidden, so
+/// masking a masked ID changes nothing.
 pub fn mask_national_id(id: &str, scheme: IdScheme, out: &mut String) {
     let trimmed = id.trim();
+    if scheme != IdScheme::Generic && is_masked_cn_resident_id(trimmed.as_bytes()) {
+        out.push_str(id);
+        return;
+    }
     let cn = scheme != IdScheme::Generic && cn_resident_id_valid(trimmed.as_bytes());
     if cn {
         out.push_str(&trimmed[..6]);
@@ -51,7 +65,10 @@ pub fn mask_national_id(id: &str, scheme: IdScheme, out: &mut String) {
     if scheme == IdScheme::CnResident {
         return mask_alphanumeric(id, MASK_CHAR, out);
     }
-    let alphanumerics = id.chars().filter(|c| c.is_alphanumeric()).count();
+    let alphanumerics = id
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == MASK_CHAR)
+        .count();
     let keep_from = if alphanumerics >= GENERIC_MIN {
         alphanumerics - 4
     } else {
@@ -59,7 +76,7 @@ pub fn mask_national_id(id: &str, scheme: IdScheme, out: &mut String) {
     };
     let mut seen = 0;
     for c in id.chars() {
-        if c.is_alphanumeric() {
+        if c.is_alphanumeric() || c == MASK_CHAR {
             out.push(if seen >= keep_from { c } else { MASK_CHAR });
             seen += 1;
         } else {
@@ -116,6 +133,8 @@ mod tests {
             ),
             ("QQ 12 34 56 C", IdScheme::Auto, "** ** *4 56 C"),
             ("AB12", IdScheme::Auto, "****"),
+            ("110105********002X", IdScheme::Auto, "110105********002X"),
+            ("*****456C", IdScheme::Auto, "*****456C"),
             ("", IdScheme::Auto, ""),
         ];
         for (input, scheme, expected) in cases {

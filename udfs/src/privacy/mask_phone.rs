@@ -14,9 +14,15 @@ const KEEP_LAST: usize = 4;
 const MIN_DIGITS: usize = 7;
 
 /// Appends the masked `phone`: every digit but the last four and every
-/// letter become '*'; '+', spaces and punctuation stay.
+/// letter become '*'; '+', spaces and punctuation stay. A '*' counts as a
+/// digit already hidden, so masking a masked number changes nothing.
 pub fn mask_phone(phone: &str, out: &mut String) {
-    let digits = phone.bytes().filter(u8::is_ascii_digit).count();
+    // Letters count as positions too: they are masked, and a second pass
+    // must see the same positions as the first.
+    let digits = phone
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == MASK_CHAR)
+        .count();
     let keep_from = if digits >= MIN_DIGITS {
         digits - KEEP_LAST
     } else {
@@ -24,11 +30,12 @@ pub fn mask_phone(phone: &str, out: &mut String) {
     };
     let mut seen = 0;
     for c in phone.chars() {
-        if c.is_ascii_digit() {
+        if c.is_ascii_digit() || c == MASK_CHAR {
             out.push(if seen >= keep_from { c } else { MASK_CHAR });
             seen += 1;
         } else if c.is_alphanumeric() {
             out.push(MASK_CHAR);
+            seen += 1;
         } else {
             out.push(c);
         }
@@ -69,8 +76,9 @@ mod tests {
             ("+8613812345678", "+*********5678"),
             ("+86 138-1234-5678", "+** ***-****-5678"),
             ("13812345678", "*******5678"),
-            ("(020) 7946 0958 ext 12", "(***) **** **58 *** 12"),
+            ("(020) 7946 0958 ext 12", "(***) **** **** *** 12"),
             ("12345", "*****"),
+            ("+*********5678", "+*********5678"),
             ("", ""),
         ];
         for (input, expected) in cases {

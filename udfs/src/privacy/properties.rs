@@ -86,6 +86,26 @@ proptest! {
     }
 
     #[test]
+    fn masks_are_idempotent(value in "[0-9A-Za-z@.+ *-]{0,24}|\\PC{0,12}") {
+        use super::mask_address::mask_address;
+        use super::mask_iban::mask_iban;
+        let masks: [(&str, fn(&str, &mut String)); 7] = [
+            ("email", mask_email),
+            ("phone", mask_phone),
+            ("card", |v, out| mask_card_pan(v, 6, out)),
+            ("iban", mask_iban),
+            ("name", mask_name),
+            ("national_id", |v, out| mask_national_id(v, IdScheme::Auto, out)),
+            ("address", mask_address),
+        ];
+        for (name, mask) in masks {
+            let once = run(|out| mask(&value, out));
+            let twice = run(|out| mask(&once, out));
+            prop_assert_eq!(&once, &twice, "{} of {:?}", name, value);
+        }
+    }
+
+    #[test]
     fn pseudonyms_do_not_contain_the_value(value in "\\PC{6,40}") {
         let pseudonymizer = Pseudonymizer::new(&[7u8; 32], PseudonymFormat::Hex);
         let pseudonym = run(|out| pseudonymizer.pseudonymize(value.as_bytes(), out));
