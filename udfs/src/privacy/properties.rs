@@ -14,6 +14,8 @@ use super::mask_national_id::{IdScheme, mask_national_id};
 use super::mask_phone::mask_phone;
 use super::pseudonymize::{PseudonymFormat, Pseudonymizer};
 
+type MaskFn = fn(&str, &mut String);
+
 fn run(f: impl FnOnce(&mut String)) -> String {
     let mut out = String::new();
     f(&mut out);
@@ -89,7 +91,7 @@ proptest! {
     fn masks_are_idempotent(value in "[0-9A-Za-z@.+ *-]{0,24}|\\PC{0,12}") {
         use super::mask_address::mask_address;
         use super::mask_iban::mask_iban;
-        let masks: [(&str, fn(&str, &mut String)); 7] = [
+        let masks: [(&str, MaskFn); 7] = [
             ("email", mask_email),
             ("phone", mask_phone),
             ("card", |v, out| mask_card_pan(v, 6, out)),
