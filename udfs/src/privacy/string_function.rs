@@ -494,30 +494,25 @@ fn run(kernel: &Kernel, array: &ArrayRef, name: &str) -> Result<ArrayRef> {
 }
 
 fn run_text<'a, A: StringArrayType<'a>>(f: &TextKernel, array: A) -> Result<ArrayRef> {
-    let len = array.len();
     // Masks keep the length; pseudonyms are 64 bytes.
-    let mut builder = StringBuilder::with_capacity(len, len * 24);
-    let mut buffer = String::with_capacity(64);
-    for value in array.iter() {
-        match value {
-            None => builder.append_null(),
-            Some(value) => {
-                buffer.clear();
-                if f(value, &mut buffer)? {
-                    builder.append_value(&buffer);
-                } else {
-                    builder.append_null();
-                }
-            }
-        }
-    }
-    Ok(Arc::new(builder.finish()))
+    build_strings(array.len(), 24, array.iter(), |v, out| f(v, out))
 }
 
 fn run_number(f: &NumberKernel, array: &Float64Array) -> Result<ArrayRef> {
-    let mut builder = StringBuilder::with_capacity(array.len(), array.len() * 8);
-    let mut buffer = String::with_capacity(32);
-    for value in array.iter() {
+    build_strings(array.len(), 8, array.iter(), |v, out| f(v, out))
+}
+
+/// One string per input value: NULL in, NULL out; otherwise `f` appends
+/// the result to a reused buffer, or returns false for NULL.
+fn build_strings<T>(
+    len: usize,
+    bytes_per_value: usize,
+    values: impl Iterator<Item = Option<T>>,
+    f: impl Fn(T, &mut String) -> Result<bool>,
+) -> Result<ArrayRef> {
+    let mut builder = StringBuilder::with_capacity(len, len * bytes_per_value);
+    let mut buffer = String::with_capacity(64);
+    for value in values {
         match value {
             None => builder.append_null(),
             Some(value) => {
