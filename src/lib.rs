@@ -13,6 +13,7 @@ pub mod demo;
 pub mod docs;
 pub mod encryption;
 pub mod error;
+pub mod governance;
 pub mod output;
 pub mod repl;
 pub mod script;

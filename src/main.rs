@@ -4,11 +4,15 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use finsight::demo::{self, DemoOptions};
+use finsight::governance::audit::AuditLog;
+use finsight::governance::policy::Policy;
+use finsight::governance::{Governance, erasure, identity};
 use finsight::output::OutputFormat;
 use finsight::repl::{Repl, ReplOptions};
 use finsight::script::{self, RunOptions};
@@ -53,6 +57,20 @@ struct EngineArgs {
     /// tokenize_fpe and Parquet encryption (default: DIR/.finsight/keyring if present).
     #[arg(long, value_name = "FILE", global = true, env = "FINSIGHT_KEYRING")]
     keyring: Option<PathBuf>,
+    /// Policy file (TOML) with users, roles, classifications, masks and row filters
+    /// (default: DIR/.finsight/policy.toml if present). Every statement is audited.
+    #[arg(long, value_name = "FILE", global = true, env = "FINSIGHT_POLICY")]
+    policy: Option<PathBuf>,
+    /// Act as this user of the policy file (default: the data owner, who sees raw data).
+    #[arg(long, value_name = "NAME", global = true)]
+    user: Option<String>,
+    /// Act with this role (one of the user's roles; alone: the current OS user with it).
+    #[arg(long, value_name = "ROLE", global = true)]
+    role: Option<String>,
+    /// Declare the purpose of processing (e.g. marketing, risk, fraud); consent-based
+    /// purposes hide subjects without an active consent.
+    #[arg(long, value_name = "PURPOSE", global = true)]
+    purpose: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +106,60 @@ enum Sub {
         #[arg(long)]
         keep_going: bool,
     },
+    /// Right to erasure: remove every row about a data subject from every personal-data
+    /// dataset of the policy (atomic file rewrites), verify, and record a receipt.
+    Erase {
+        /// The subject's identifier (the value of each table's subject column).
+        #[arg(long, value_name = "ID")]
+        subject: String,
+    },
+    /// Subject access: export every row held about a data subject, per table, with a manifest.
+    SubjectAccess {
+        #[arg(long, value_name = "ID")]
+        subject: String,
+        /// Output directory (created): TABLE.jsonl files and manifest.json.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Retention: purge rows older than each table's retention period.
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Policy tools.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RetentionAction {
+    /// Rewrite datasets without the rows past retention.
+    Apply,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Check the hash chain: exit 0 if intact, 1 if an entry was edited or deleted.
+    Verify {
+        /// Expected hash of the newest entry, kept elsewhere; catches removed newest entries.
+        #[arg(long, value_name = "HASH")]
+        head: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyAction {
+    /// Validate the policy against the tables of DIR; exit 0 if valid.
+    Check,
+    /// Print an argon2id hash of a password read from stdin, for `password_hash`.
+    HashPassword,
 }
 
 fn main() -> ExitCode {
@@ -102,10 +174,48 @@ fn main() -> ExitCode {
     }
 }
 
+fn governance(engine: &EngineArgs, dir: Option<&Path>) -> Result<Option<Arc<Governance>>> {
+    let Some(policy) = Governance::find_policy(engine.policy.as_deref(), dir) else {
+        if engine.user.is_some() || engine.role.is_some() || engine.purpose.is_some() {
+            return Err(Error::Usage(
+                "--user, --role and --purpose need a policy file (--policy FILE or DIR/.finsight/policy.toml)".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    Governance::load(
+        &policy,
+        engine.user.as_deref(),
+        engine.role.as_deref(),
+        engine.purpose.as_deref(),
+    )
+    .map(Some)
+}
+
+fn required_governance(
+    engine: &EngineArgs,
+    dir: Option<&Path>,
+    command: &str,
+) -> Result<Arc<Governance>> {
+    governance(engine, dir)?.ok_or_else(|| {
+        Error::Usage(format!(
+            "{command} needs a policy file (--policy FILE or DIR/.finsight/policy.toml)"
+        ))
+    })
+}
+
+fn required_dir(engine: &EngineArgs, command: &str) -> Result<PathBuf> {
+    engine
+        .dir
+        .clone()
+        .ok_or_else(|| Error::Usage(format!("{command} needs the data directory (--dir DIR)")))
+}
+
 fn session_options(engine: &EngineArgs, dir: Option<PathBuf>) -> Result<SessionOptions> {
     let keyring = session::load_keyring(engine.keyring.as_deref(), dir.as_deref())?;
     Ok(SessionOptions {
-        keyring: std::sync::Arc::new(keyring),
+        governance: governance(engine, dir.as_deref())?,
+        keyring: Arc::new(keyring),
         data_dir: dir,
         memory_limit: engine
             .memory_limit
@@ -258,6 +368,131 @@ fn real_main(cli: Cli) -> Result<()> {
             ));
             let _ = std::fs::remove_dir_all(&scratch);
             result.map(|_| ())
+        }
+        Some(Sub::Erase { subject }) => {
+            let dir = required_dir(&cli.engine, "erase")?;
+            let governance = required_governance(&cli.engine, Some(&dir), "erase")?;
+            let receipt = erasure::erase_subject(&governance, &dir, &subject)?;
+            for table in &receipt.tables {
+                println!(
+                    "{}: {} rows removed from {} files, {} remaining",
+                    table.table, table.rows_removed, table.files_rewritten, table.rows_remaining
+                );
+            }
+            println!(
+                "Erased subject sha256:{} ({} rows); receipt recorded in the audit trail.",
+                receipt.subject_sha256, receipt.rows_removed
+            );
+            Ok(())
+        }
+        Some(Sub::SubjectAccess { subject, out }) => {
+            let dir = required_dir(&cli.engine, "subject-access")?;
+            let governance = required_governance(&cli.engine, Some(&dir), "subject-access")?;
+            let manifest = erasure::subject_access(&governance, &dir, &subject, &out)?;
+            for table in &manifest.tables {
+                println!(
+                    "{}: {} rows -> {}",
+                    table.table,
+                    table.rows,
+                    out.join(&table.file).display()
+                );
+            }
+            println!("Manifest: {}", out.join("manifest.json").display());
+            Ok(())
+        }
+        Some(Sub::Retention {
+            action: RetentionAction::Apply,
+        }) => {
+            let dir = required_dir(&cli.engine, "retention apply")?;
+            let governance = required_governance(&cli.engine, Some(&dir), "retention apply")?;
+            for table in erasure::apply_retention(&governance, &dir)? {
+                println!(
+                    "{}: {} rows past retention removed from {} files",
+                    table.table, table.rows_removed, table.files_rewritten
+                );
+            }
+            Ok(())
+        }
+        Some(Sub::Audit {
+            action: AuditAction::Verify { head },
+        }) => {
+            let policy_path =
+                Governance::find_policy(cli.engine.policy.as_deref(), cli.engine.dir.as_deref())
+                    .ok_or_else(|| {
+                        Error::Usage(
+                            "audit verify needs the policy file (--policy FILE or --dir DIR)"
+                                .into(),
+                        )
+                    })?;
+            let policy =
+                Policy::from_file(&policy_path).map_err(|e| Error::Usage(e.to_string()))?;
+            let path = policy.audit_path();
+            let verification = AuditLog::verify(&path).map_err(Error::Usage)?;
+            let mut problems = verification.problems.clone();
+            if let (Some(expected), Some((_, actual))) = (&head, &verification.head)
+                && expected != actual
+            {
+                problems.push(format!(
+                    "newest entry's hash is {actual}, expected {expected}: entries after it were removed or replaced"
+                ));
+            }
+            if problems.is_empty() {
+                let (seq, hash) = verification.head.unwrap_or((0, String::new()));
+                println!(
+                    "audit trail {} intact: {} entries, head {seq} {hash}",
+                    path.display(),
+                    verification.entries
+                );
+                Ok(())
+            } else {
+                for problem in &problems {
+                    println!("TAMPERED: {problem}");
+                }
+                Err(Error::ScriptFailed(format!(
+                    "audit trail {} failed verification",
+                    path.display()
+                )))
+            }
+        }
+        Some(Sub::Policy {
+            action: PolicyAction::Check,
+        }) => {
+            let options = session_options(&cli.engine, cli.engine.dir.clone())?;
+            let Some(governance) = &options.governance else {
+                return Err(Error::Usage(
+                    "policy check needs a policy file (--policy FILE or DIR/.finsight/policy.toml)"
+                        .into(),
+                ));
+            };
+            runtime.block_on(session::new_session(&options))?;
+            println!(
+                "policy {} is valid: {} roles, {} users, {} classes, {} tables",
+                governance.policy.file.display(),
+                governance.policy.roles.len(),
+                governance.policy.users.len(),
+                governance.policy.classes.len(),
+                governance.policy.tables.len()
+            );
+            Ok(())
+        }
+        Some(Sub::Policy {
+            action: PolicyAction::HashPassword,
+        }) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .map_err(|e| Error::Usage(format!("cannot read the password from stdin: {e}")))?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            if password.is_empty() {
+                return Err(Error::Usage(
+                    "hash-password: empty password on stdin".into(),
+                ));
+            }
+            println!(
+                "{}",
+                identity::hash_password(password).map_err(Error::Usage)?
+            );
+            Ok(())
         }
     }
 }

@@ -14,6 +14,7 @@ use udfs::Keyring;
 use crate::catalog;
 use crate::encryption::{FACTORY_ID, KeyringEncryptionFactory};
 use crate::error::{Error, Result};
+use crate::governance::{self, Governance};
 use crate::storage::FinsightObjectStoreRegistry;
 
 /// Where `finsight demo` writes its demo keyring, and where a session looks
@@ -37,6 +38,8 @@ pub struct SessionOptions {
     /// Keys for `pseudonymize`, the FPE functions and Parquet encryption
     /// (see [`load_keyring`]).
     pub keyring: Arc<Keyring>,
+    /// Policy, identity and audit trail; `None` runs without governance.
+    pub governance: Option<Arc<Governance>>,
 }
 
 /// The keyring a session uses: the file `explicit` (`--keyring`, else
@@ -66,6 +69,9 @@ pub async fn new_session(options: &SessionOptions) -> Result<SessionContext> {
     if let Some(dir) = &options.data_dir {
         catalog::register_dir(&ctx, dir).await?;
     }
+    if let Some(governance) = &options.governance {
+        governance::apply_tables(&ctx, governance, options.data_dir.as_deref()).await?;
+    }
     Ok(ctx)
 }
 
@@ -74,6 +80,9 @@ pub fn new_session_without_tables(options: &SessionOptions) -> Result<SessionCon
     let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_create_default_catalog_and_schema(true);
+    if let Some(governance) = &options.governance {
+        config = config.with_extension(Arc::clone(governance));
+    }
     if let Some(partitions) = options.target_partitions {
         config = config.with_target_partitions(partitions.max(1));
     }
@@ -96,9 +105,16 @@ pub fn new_session_without_tables(options: &SessionOptions) -> Result<SessionCon
         Arc::new(KeyringEncryptionFactory::new(Arc::clone(&options.keyring))),
     );
     // `SELECT * FROM 'file.parquet'` / `'s3://bucket/key.csv'`, as in DuckDB
-    // and datafusion-cli. The governance layer must turn this off for
-    // restricted identities: it reads any path the process can.
-    let ctx = SessionContext::new_with_config_rt(config, runtime).enable_url_table();
+    // and datafusion-cli, for the data owner only: it reads any path the
+    // process can, around every policy.
+    let restricted = options
+        .governance
+        .as_ref()
+        .is_some_and(|g| !g.identity.is_owner());
+    let mut ctx = SessionContext::new_with_config_rt(config, runtime);
+    if !restricted {
+        ctx = ctx.enable_url_table();
+    }
     // Every Parquet read goes through the keyring's encryption factory, so
     // encrypted files open like plain ones when their keys are present.
     ctx.state_ref()
@@ -108,6 +124,9 @@ pub fn new_session_without_tables(options: &SessionOptions) -> Result<SessionCon
         .crypto
         .factory_id = Some(FACTORY_ID.to_string());
     udfs::register_all(&ctx, &options.keyring);
+    if let Some(governance) = &options.governance {
+        governance::apply_functions(&ctx, governance);
+    }
     Ok(ctx)
 }
 

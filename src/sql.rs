@@ -15,11 +15,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use crate::governance::{Access, Governance};
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::{DataFusionError, Result, plan_err};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr as SqlExpr, UnaryOperator};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
@@ -261,8 +262,12 @@ pub enum Outcome {
     },
 }
 
-/// Runs an assertion against `ctx`.
-pub async fn check_assertion(ctx: &SessionContext, assertion: &Assertion) -> Result<Outcome> {
+/// Runs an assertion against `ctx`, adding what it reads to `access`.
+pub async fn check_assertion(
+    ctx: &SessionContext,
+    assertion: &Assertion,
+    access: &mut Access,
+) -> Result<Outcome> {
     let condition = &assertion.condition;
     if condition.is_empty() {
         return plan_err!(
@@ -285,7 +290,7 @@ pub async fn check_assertion(ctx: &SessionContext, assertion: &Assertion) -> Res
     for (e, label) in extra.iter().zip(&labels) {
         select.push_str(&format!(", ({e}) AS assert_{label}"));
     }
-    let batches = ctx.sql(&select).await?.collect().await?;
+    let batches = dataframe(ctx, &select, access).await?.collect().await?;
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
         return plan_err!("ASSERT: the condition produced no row (expected one boolean)");
@@ -319,8 +324,7 @@ pub async fn check_assertion(ctx: &SessionContext, assertion: &Assertion) -> Res
         ));
     }
     if let Some(subquery) = exists_subquery(&parsed) {
-        let sample = ctx
-            .sql(&format!("SELECT * FROM ({subquery}) LIMIT 5"))
+        let sample = dataframe(ctx, &format!("SELECT * FROM ({subquery}) LIMIT 5"), access)
             .await?
             .collect()
             .await?;
@@ -407,17 +411,59 @@ fn cell(array: &dyn Array, row: usize) -> String {
         .unwrap_or_else(|e| format!("<{e}>"))
 }
 
-/// Runs one statement: an `ASSERT`, or SQL streamed and kept up to `limit`
-/// rows (all rows with `None`) while every row is counted.
+/// Plans `sql` in `ctx`: with a policy, refuses what the identity may not
+/// run (before anything executes: DDL runs at this step) and adds the
+/// tables, columns, masks and filters it reads to `access`.
+pub async fn dataframe(ctx: &SessionContext, sql: &str, access: &mut Access) -> Result<DataFrame> {
+    let plan = ctx.state().create_logical_plan(sql).await?;
+    if let Some(governance) = Governance::of(ctx) {
+        governance.check(&plan)?;
+    }
+    access.add_plan(&plan);
+    ctx.execute_logical_plan(plan).await
+}
+
+/// Runs one statement: an `ASSERT`, `ERASE SUBJECT 'id'`, or SQL streamed
+/// and kept up to `limit` rows (all rows with `None`) while every row is
+/// counted. With a policy, the statement is checked and recorded in the
+/// audit trail, whether it succeeds, fails or is refused.
 pub async fn execute(
     ctx: &SessionContext,
     statement: &str,
     limit: Option<usize>,
 ) -> Result<Outcome> {
-    if let Some(assertion) = parse_assertion(statement) {
-        return check_assertion(ctx, &assertion).await;
+    let mut access = Access::default();
+    let result = execute_unaudited(ctx, statement, limit, &mut access).await;
+    if let Some(governance) = Governance::of(ctx) {
+        let (rows, error) = match &result {
+            Ok(Outcome::Rows { total_rows, .. }) => (Some(*total_rows), None),
+            Ok(Outcome::AssertPassed) => (None, None),
+            Ok(Outcome::AssertFailed { what, .. }) => {
+                (None, Some(format!("assertion failed: {what}")))
+            }
+            Err(e) => (None, Some(e.strip_backtrace())),
+        };
+        // A statement that cannot be recorded does not count as done.
+        governance
+            .record(statement, &access, rows, error.as_deref())
+            .map_err(|e| DataFusionError::Execution(format!("audit trail: {e}")))?;
     }
-    let df = ctx.sql(statement).await?;
+    result
+}
+
+async fn execute_unaudited(
+    ctx: &SessionContext,
+    statement: &str,
+    limit: Option<usize>,
+    access: &mut Access,
+) -> Result<Outcome> {
+    if let Some(assertion) = parse_assertion(statement) {
+        return check_assertion(ctx, &assertion, access).await;
+    }
+    if let Some(subject) = parse_erase(statement)? {
+        return erase(ctx, &subject);
+    }
+    let df = dataframe(ctx, statement, access).await?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let stream = df.execute_stream().await?;
     let (batches, total_rows) = crate::output::collect_limited(stream, limit).await?;
@@ -425,6 +471,75 @@ pub async fn execute(
         schema,
         batches,
         total_rows,
+    })
+}
+
+/// Recognises `ERASE SUBJECT 'id'`; `Ok(None)` for any other statement.
+fn parse_erase(statement: &str) -> Result<Option<String>> {
+    let Ok(tokens) = tokenize(statement) else {
+        return Ok(None);
+    };
+    let significant: Vec<&Token> = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !is_trivia(t))
+        .collect();
+    let is_word =
+        |t: &Token, w: &str| matches!(t, Token::Word(word) if word.value.eq_ignore_ascii_case(w));
+    match significant.as_slice() {
+        [erase, subject, rest @ ..] if is_word(erase, "ERASE") && is_word(subject, "SUBJECT") => {
+            match rest {
+                [Token::SingleQuotedString(id)] => Ok(Some(id.clone())),
+                [Token::Number(id, _)] => Ok(Some(id.clone())),
+                _ => {
+                    plan_err!("ERASE SUBJECT: expected one identifier, e.g. ERASE SUBJECT '12345'")
+                }
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `ERASE SUBJECT`: the erasure of `finsight erase`, one row per table.
+fn erase(ctx: &SessionContext, subject: &str) -> Result<Outcome> {
+    let Some(governance) = Governance::of(ctx) else {
+        return plan_err!(
+            "ERASE SUBJECT needs a policy declaring the personal-data tables (--policy)"
+        );
+    };
+    let Some(dir) = governance.data_dir() else {
+        return plan_err!("ERASE SUBJECT needs a data directory (--dir)");
+    };
+    let receipt = crate::governance::erasure::erase_subject(&governance, dir, subject)
+        .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("files_rewritten", DataType::UInt64, false),
+        Field::new("rows_removed", DataType::UInt64, false),
+        Field::new("rows_remaining", DataType::UInt64, false),
+    ]));
+    let t = &receipt.tables;
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                t.iter().map(|r| r.table.as_str()),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                t.iter().map(|r| r.files_rewritten as u64),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                t.iter().map(|r| r.rows_removed),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                t.iter().map(|r| r.rows_remaining),
+            )),
+        ],
+    )?;
+    Ok(Outcome::Rows {
+        schema,
+        total_rows: batch.num_rows(),
+        batches: vec![batch],
     })
 }
 

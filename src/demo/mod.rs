@@ -83,6 +83,7 @@ pub fn generate(options: &DemoOptions) -> Result<DemoSummary> {
     let manifest_path = options.dir.join(MANIFEST);
     std::fs::create_dir_all(&options.dir).map_err(|e| Error::io("create", &options.dir, e))?;
     write_demo_keyring(&options.dir, options.seed)?;
+    write_demo_policy(&options.dir)?;
     if !options.force
         && let Ok(stored) = std::fs::read_to_string(&manifest_path)
         && stored.starts_with(&manifest_text)
@@ -227,6 +228,31 @@ fn write_demo_keyring(dir: &Path, seed: u64) -> Result<()> {
             .map_err(|e| Error::io("protect", &path, e))?;
     }
     Ok(())
+}
+
+/// The demo policy (roles, masks, row filters, consent, retention).
+const DEMO_POLICY: &str = include_str!("policy.toml");
+
+/// Demo users; each one's password is its name followed by `-demo`.
+pub const DEMO_USERS: &[&str] = &["olivia", "adam", "rita", "maria", "audrey"];
+
+/// Writes `<dir>/.finsight/policy.toml`, unless one is there (a policy the
+/// user edited is kept), with argon2 hashes of the demo passwords.
+fn write_demo_policy(dir: &Path) -> Result<()> {
+    let path = dir.join(crate::governance::DATA_DIR_POLICY);
+    if path.is_file() {
+        return Ok(());
+    }
+    let mut text = DEMO_POLICY.to_string();
+    for user in DEMO_USERS {
+        let hash = crate::governance::identity::hash_password(&format!("{user}-demo"))
+            .map_err(Error::Usage)?;
+        text = text.replace(&format!("{{{user}_hash}}"), &hash);
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+    }
+    std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))
 }
 
 fn prepare_dir(dir: &Path) -> Result<()> {
