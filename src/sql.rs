@@ -20,6 +20,7 @@ use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray, UI
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::{DataFusionError, Result, plan_err};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr as SqlExpr, UnaryOperator};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -415,12 +416,47 @@ fn cell(array: &dyn Array, row: usize) -> String {
 /// run (before anything executes: DDL runs at this step) and adds the
 /// tables, columns, masks and filters it reads to `access`.
 pub async fn dataframe(ctx: &SessionContext, sql: &str, access: &mut Access) -> Result<DataFrame> {
-    let plan = ctx.state().create_logical_plan(sql).await?;
-    if let Some(governance) = Governance::of(ctx) {
+    let state = ctx.state();
+    let plan = state.create_logical_plan(sql).await?;
+    let governance = Governance::of(ctx);
+    if let Some(governance) = &governance {
         governance.check(&plan)?;
     }
-    access.add_plan(&plan);
+    add_access(&state, &plan, access);
+    // Table functions (pii_scan, binning_table...) plan a query of their own
+    // when scanned, through this session and so through its policies; the
+    // statement reads what those queries read. Bounded: a query string can
+    // nest another table function call.
+    let mut planned = 0;
+    while let Some(inner) = access.inner_queries.pop()
+        && planned < 16
+    {
+        planned += 1;
+        // An inner query that does not plan fails the statement later with
+        // the table function's own error.
+        if let Ok(plan) = state.create_logical_plan(&inner).await {
+            if let Some(governance) = &governance {
+                governance.check(&plan)?;
+            }
+            add_access(&state, &plan, access);
+        }
+    }
     ctx.execute_logical_plan(plan).await
+}
+
+/// Records what `plan` reads. The optimized plan names only the columns a
+/// query reads (pushed-down projections) and the base tables behind views;
+/// the unoptimized plan is the fallback when a statement does not optimize
+/// (DDL).
+fn add_access(
+    state: &datafusion::execution::SessionState,
+    plan: &LogicalPlan,
+    access: &mut Access,
+) {
+    match state.optimize(plan) {
+        Ok(optimized) => access.add_plan(&optimized),
+        Err(_) => access.add_plan(plan),
+    }
 }
 
 /// Runs one statement: an `ASSERT`, `ERASE SUBJECT 'id'`, or SQL streamed

@@ -63,6 +63,9 @@ pub struct Access {
     pub columns: BTreeSet<String>,
     pub masks: BTreeSet<String>,
     pub filters: BTreeSet<String>,
+    /// Queries that table functions in the plan run when scanned; what they
+    /// read, the statement reads.
+    pub inner_queries: Vec<String>,
 }
 
 impl Governance {
@@ -121,8 +124,9 @@ impl Governance {
         self.identity.is_owner() || self.role().is_some_and(|r| r.erase)
     }
 
+    /// Auditor roles and the owner (who holds the SQLite file anyway).
     fn is_auditor(&self) -> bool {
-        self.role().is_some_and(|r| r.auditor)
+        self.identity.is_owner() || self.role().is_some_and(|r| r.auditor)
     }
 
     fn denied(&self, what: &str) -> DfResult<()> {
@@ -243,6 +247,18 @@ impl Access {
                 let table = scan.table_name.table().to_string();
                 for field in scan.projected_schema.fields() {
                     self.columns.insert(format!("{table}.{}", field.name()));
+                }
+                // A filter pushed into the scan reads columns the projection
+                // may no longer carry.
+                for filter in &scan.filters {
+                    for column in filter.column_refs() {
+                        self.columns.insert(format!("{table}.{}", column.name));
+                    }
+                }
+                if let Ok(provider) = source_as_provider(&scan.source)
+                    && let Some(query) = udfs::backing_query(provider.as_ref())
+                {
+                    self.inner_queries.push(query.to_string());
                 }
                 if let Ok(provider) = source_as_provider(&scan.source)
                     && let Some(governed) = provider.downcast_ref::<GovernedTable>()

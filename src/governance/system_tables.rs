@@ -332,14 +332,22 @@ pub fn register(ctx: &SessionContext, governance: &Governance, auditor: bool) ->
     )?;
     catalog.register_schema("governance", schema)?;
 
-    if auditor && let Some(log) = &governance.audit {
+    if let Some(log) = &governance.audit {
         let audit_schema = Arc::new(MemorySchemaProvider::new());
-        audit_schema.register_table(
-            "log".into(),
+        // Others get a table that says why they may not read it, rather
+        // than "not found".
+        let table: Arc<dyn TableProvider> = if auditor {
             Arc::new(AuditTable {
                 path: log.path().to_path_buf(),
-            }),
-        )?;
+            })
+        } else {
+            Arc::new(DeniedTable::new(
+                "audit.log".into(),
+                audit::schema(),
+                governance.identity.role_name().to_string(),
+            ))
+        };
+        audit_schema.register_table("log".into(), table)?;
         catalog.register_schema("audit", audit_schema)?;
     }
     Ok(())

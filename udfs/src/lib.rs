@@ -28,6 +28,7 @@ use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF
 use datafusion::prelude::SessionContext;
 
 pub use privacy::Keyring;
+pub use query_table::backing_query;
 
 /// A table function with its documentation (DataFusion's table-function trait
 /// has no `documentation()`, so the pair travels together).

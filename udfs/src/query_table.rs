@@ -24,6 +24,16 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 /// Schema metadata key holding a table function call's text.
 const CALL_METADATA: &str = "finsight.table_function_call";
 
+/// The SQL a table function's table runs when scanned, so that a caller
+/// (the audit trail) can say which tables a query reads through it.
+pub fn backing_query(provider: &dyn TableProvider) -> Option<&str> {
+    if let Some(table) = provider.downcast_ref::<UnnestedAggregateTable>() {
+        return Some(&table.element_sql);
+    }
+    crate::privacy::pii_scan::backing_query(provider)
+        .or_else(|| crate::privacy::k_anonymity_classes::backing_query(provider))
+}
+
 /// The SQL text argument that returns (basket, item) rows.
 pub fn basket_query(function: &str, expr: &Expr) -> Result<String> {
     query_argument(function, expr, "SELECT customer_id, product FROM holdings")

@@ -51,6 +51,13 @@ impl TableFunctionImpl for KAnonymityClassesFunc {
     }
 }
 
+/// See [`crate::query_table::backing_query`].
+pub(crate) fn backing_query(table: &dyn TableProvider) -> Option<&str> {
+    table
+        .downcast_ref::<KAnonymityClassesTable>()
+        .map(|t| t.query.as_str())
+}
+
 #[derive(Debug)]
 struct KAnonymityClassesTable {
     query: String,

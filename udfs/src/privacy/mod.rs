@@ -11,7 +11,7 @@ mod equivalence_classes;
 mod format_preserving;
 mod generalize_postcode;
 mod k_anonymity;
-mod k_anonymity_classes;
+pub(crate) mod k_anonymity_classes;
 pub mod keyring;
 mod l_diversity;
 mod mask;
@@ -23,7 +23,7 @@ mod mask_name;
 mod mask_national_id;
 mod mask_phone;
 mod numeric_bucket;
-mod pii_scan;
+pub(crate) mod pii_scan;
 #[cfg(test)]
 mod properties;
 mod pseudonymize;

@@ -124,6 +124,13 @@ impl TableFunctionImpl for PiiScanFunc {
     }
 }
 
+/// See [`crate::query_table::backing_query`].
+pub(crate) fn backing_query(table: &dyn TableProvider) -> Option<&str> {
+    table
+        .downcast_ref::<PiiScanTable>()
+        .map(|t| t.query.as_str())
+}
+
 #[derive(Debug)]
 struct PiiScanTable {
     query: String,
