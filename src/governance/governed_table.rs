@@ -1,7 +1,8 @@
 //! A protected table as one identity sees it.
 //!
 //! [`GovernedTable`] replaces the raw table in a restricted session. Its scan
-//! plans `raw scan -> row filters -> consent semi-join -> retention -> masks`
+//! plans `raw scan -> row filters and retention -> subject semi-joins (the
+//! subject table's row filter, consent) -> masks`
 //! and wraps the result in [`GovernedExec`], so every user expression sits
 //! above masked columns and filtered rows:
 //!
@@ -47,19 +48,21 @@ pub struct GovernedColumn {
     pub mask: Option<(String, String)>,
 }
 
-/// The consent semi-join: only subjects with an active consent remain.
+/// A semi-join on the data subject: only rows whose subject is selected by
+/// `predicate` in another (raw) table remain. Used for consent (subjects
+/// with an active consent for the purpose) and for the subject table's row
+/// filter (subjects the role may see).
 #[derive(Debug, Clone)]
-pub struct ConsentJoin {
+pub struct SubjectJoin {
     pub table: Arc<dyn TableProvider>,
+    /// The other table's name in the plan.
     pub table_name: String,
     /// Subject column of the governed table.
     pub subject: String,
-    /// Subject column of the consent table.
-    pub consent_subject: String,
-    /// Predicate over the consent table selecting active consents.
-    pub active: Expr,
-    /// The purpose, for display.
-    pub purpose: String,
+    /// Subject column of the other table.
+    pub other_subject: String,
+    /// Predicate over the other table selecting the subjects that remain.
+    pub predicate: Expr,
 }
 
 /// What a governed table applies, for EXPLAIN, the audit trail and
@@ -80,35 +83,45 @@ pub struct GovernedTable {
     columns: Vec<GovernedColumn>,
     /// Row filter and retention predicates over raw columns.
     predicates: Vec<Expr>,
-    consent: Option<ConsentJoin>,
+    joins: Vec<SubjectJoin>,
     applied: Applied,
 }
 
 impl GovernedTable {
+    /// `predicates` and `subject_filter` with their display text; `consent`
+    /// with its purpose.
     pub fn try_new(
         name: String,
         raw: Arc<dyn TableProvider>,
         columns: Vec<GovernedColumn>,
         predicates: Vec<(Expr, String)>,
-        consent: Option<ConsentJoin>,
+        subject_filter: Option<(SubjectJoin, String)>,
+        consent: Option<(SubjectJoin, String)>,
         denied: Vec<String>,
     ) -> Result<Self> {
+        let mut filters: Vec<String> = predicates.iter().map(|(_, text)| text.clone()).collect();
+        filters.extend(subject_filter.as_ref().map(|(_, text)| text.clone()));
         let applied = Applied {
             masks: columns
                 .iter()
                 .filter_map(|c| c.mask.as_ref().map(|(_, m)| (c.name.clone(), m.clone())))
                 .collect(),
-            filters: predicates.iter().map(|(_, text)| text.clone()).collect(),
+            filters,
             denied,
-            consent: consent.as_ref().map(|c| c.purpose.clone()),
+            consent: consent.as_ref().map(|(_, purpose)| purpose.clone()),
         };
+        let joins = subject_filter
+            .into_iter()
+            .chain(consent)
+            .map(|(join, _)| join)
+            .collect();
         let mut table = Self {
             name,
             raw,
             schema: Arc::new(Schema::empty()),
             columns,
             predicates: predicates.into_iter().map(|(e, _)| e).collect(),
-            consent,
+            joins,
             applied,
         };
         // The schema is what the plan produces, so the physical plan always
@@ -143,22 +156,22 @@ impl GovernedTable {
         if let Some(predicate) = conjunction(self.predicates.iter().cloned()) {
             builder = builder.filter(predicate)?;
         }
-        if let Some(consent) = &self.consent {
-            let active = LogicalPlanBuilder::scan(
-                consent.table_name.as_str(),
-                provider_as_source(Arc::clone(&consent.table)),
+        for join in &self.joins {
+            let subjects = LogicalPlanBuilder::scan(
+                join.table_name.as_str(),
+                provider_as_source(Arc::clone(&join.table)),
                 None,
             )?
-            .filter(consent.active.clone())?
-            .project([Expr::Column(Column::from_name(&consent.consent_subject))])?
+            .filter(join.predicate.clone())?
+            .project([Expr::Column(Column::from_name(&join.other_subject))])?
             .distinct()?
             .build()?;
             builder = builder.join(
-                active,
+                subjects,
                 JoinType::LeftSemi,
                 (
-                    vec![Column::from_name(&consent.subject)],
-                    vec![Column::from_name(&consent.consent_subject)],
+                    vec![Column::from_name(&join.subject)],
+                    vec![Column::from_name(&join.other_subject)],
                 ),
                 None,
             )?;

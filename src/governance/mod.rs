@@ -30,13 +30,14 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, Result as DfResult, plan_err};
 use datafusion::datasource::source_as_provider;
 use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{DdlStatement, Expr, LogicalPlan, col, lit};
 use datafusion::prelude::SessionContext;
 
 use crate::error::{Error, Result};
 use audit::{AuditLog, Entry, Status};
 use functions::{DeniedFunction, IdentityFunction, IdentityValue, UserAttribute};
-use governed_table::{ConsentJoin, GovernedColumn, GovernedTable};
+use governed_table::{GovernedColumn, GovernedTable, SubjectJoin};
 pub use identity::Identity;
 use policy::{Located, Policy, PolicyError, RESTRICTED_FUNCTIONS, RoleSpec};
 
@@ -392,6 +393,40 @@ pub async fn apply_tables(
         None => None,
     };
     let consent_purpose = identity.consent_purpose(policy);
+    // The subject table's row filters for this role, which reach every
+    // personal-data table through its subject column.
+    let subject_filter = match &policy.subjects {
+        Some(subjects) => {
+            let Some(table) = raw.get(subjects.table.get_ref()) else {
+                return Err(policy_error(policy.error(
+                    &subjects.table,
+                    format!(
+                        "unknown subjects table '{}' (tables: {known})",
+                        subjects.table.get_ref()
+                    ),
+                )));
+            };
+            let s = table.schema();
+            column_type(policy, &s, subjects.table.get_ref(), &subjects.column)?;
+            let mut filters = Vec::new();
+            if let Some((_, spec)) = policy.table(subjects.table.get_ref()) {
+                for (filter_role, filter) in &spec.row_filters {
+                    if filter_role.get_ref() == identity.role_name() {
+                        filters.push((
+                            parse_predicate(&state, policy, filter, &s)?,
+                            filter.get_ref().clone(),
+                        ));
+                    }
+                }
+            }
+            if filters.is_empty() || identity.is_owner() {
+                None
+            } else {
+                Some((subjects, Arc::clone(table), filters))
+            }
+        }
+        None => None,
+    };
 
     for name in &names {
         let Some(provider) = raw.get(name) else {
@@ -466,19 +501,45 @@ pub async fn apply_tables(
                 }
                 let consent = match (&consent_purpose, &consent_table, &spec.subject) {
                     (Some(purpose), Some((c, table)), Some(subject)) if spec.personal_data => {
-                        Some(ConsentJoin {
-                            table: Arc::clone(table),
-                            table_name: format!("{}_consent", c.table.get_ref()),
-                            subject: subject.get_ref().clone(),
-                            consent_subject: c.subject.get_ref().clone(),
-                            active: active_consent(c, purpose),
-                            purpose: purpose.clone(),
-                        })
+                        Some((
+                            SubjectJoin {
+                                table: Arc::clone(table),
+                                table_name: format!("{}_consent", c.table.get_ref()),
+                                subject: subject.get_ref().clone(),
+                                other_subject: c.subject.get_ref().clone(),
+                                predicate: active_consent(c, purpose),
+                            },
+                            purpose.clone(),
+                        ))
+                    }
+                    _ => None,
+                };
+                let subject_join = match (&subject_filter, &spec.subject) {
+                    (Some((subjects, table, filters)), Some(subject))
+                        if spec.personal_data && subjects.table.get_ref() != name =>
+                    {
+                        let texts: Vec<&str> = filters.iter().map(|(_, t)| t.as_str()).collect();
+                        Some((
+                            SubjectJoin {
+                                table: Arc::clone(table),
+                                table_name: format!("{}_subjects", subjects.table.get_ref()),
+                                subject: subject.get_ref().clone(),
+                                other_subject: subjects.column.get_ref().clone(),
+                                predicate: conjunction(filters.iter().map(|(e, _)| e.clone()))
+                                    .expect("filters is not empty"),
+                            },
+                            format!(
+                                "subjects visible in {}: {}",
+                                subjects.table.get_ref(),
+                                texts.join(" AND ")
+                            ),
+                        ))
                     }
                     _ => None,
                 };
                 let untouched = predicates.is_empty()
                     && consent.is_none()
+                    && subject_join.is_none()
                     && denied.is_empty()
                     && columns.iter().all(|c| c.mask.is_none());
                 if untouched {
@@ -490,6 +551,7 @@ pub async fn apply_tables(
                             Arc::clone(provider),
                             columns,
                             predicates,
+                            subject_join,
                             consent,
                             denied,
                         )

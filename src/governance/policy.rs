@@ -80,6 +80,8 @@ pub struct Policy {
     #[serde(default)]
     pub consent: Option<ConsentSpec>,
     #[serde(default)]
+    pub subjects: Option<SubjectsSpec>,
+    #[serde(default)]
     pub purposes: BTreeMap<Located, PurposeSpec>,
     #[serde(default)]
     pub classes: BTreeMap<Located, ClassSpec>,
@@ -89,6 +91,18 @@ pub struct Policy {
     pub users: BTreeMap<Located, UserSpec>,
     #[serde(default)]
     pub tables: BTreeMap<Located, TableSpec>,
+}
+
+/// The table that defines the data subjects (customers). A role's row
+/// filter on it reaches every personal-data table: an analyst who sees the
+/// customers of one region sees only their accounts, transactions and
+/// events, not everyone's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectsSpec {
+    pub table: Located,
+    /// Its subject column, matched against each table's `subject`.
+    pub column: Located,
 }
 
 /// Where the audit trail is kept.

@@ -334,6 +334,19 @@ fn analyst_sees_masked_values_of_own_region_only() {
             "raw iban {iban}"
         );
     }
+    // The region filter on customers reaches their transactions and
+    // accounts through customer_id ([subjects] in the policy).
+    for table in ["transactions", "accounts", "app_events"] {
+        let expected = bank.scalar(&format!(
+            "SELECT count(*) FROM {} WHERE customer_id IN \
+             (SELECT customer_id FROM {} WHERE region = 'south')",
+            bank.raw(table),
+            bank.raw("customers")
+        ));
+        let seen = bank.rows(ADAM, &format!("SELECT count(*) AS n FROM {table}"));
+        assert_eq!(int(&seen[0], "n"), expected, "{table}");
+        assert!(expected > 0);
+    }
     let fine = bank.scalar(&format!(
         "SELECT count(*) FROM {} WHERE lat <> round(lat, 1)",
         bank.raw("transactions")
@@ -1315,12 +1328,18 @@ fn retention_hides_expired_rows_and_apply_purges_them() {
         "{expected} of {raw_total}"
     );
     assert_eq!(bank.scalar("SELECT count(*) FROM transactions"), expected);
+    let expected_south = bank.scalar(&format!(
+        "SELECT count(*) FROM {} WHERE {kept} AND customer_id IN \
+         (SELECT customer_id FROM {} WHERE region = 'south')",
+        bank.raw("transactions"),
+        bank.raw("customers")
+    ));
     assert_eq!(
         int(
             &bank.rows(ADAM, "SELECT count(*) AS n FROM transactions")[0],
             "n"
         ),
-        expected
+        expected_south
     );
     let customers = bank.scalar(&format!("SELECT count(*) FROM {}", bank.raw("customers")));
     let output = bank.run(OWNER, &["retention", "apply"]);
