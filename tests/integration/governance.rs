@@ -1429,3 +1429,74 @@ fn policy_with_an_unknown_class_is_refused_with_its_line() {
         "ibn",
     );
 }
+
+// --- The CI script of the bank's rules --------------------------------------
+
+const CHECKS: &str = "sql/governance_checks.sql";
+
+#[test]
+fn governance_checks_script_passes_for_every_role() {
+    let bank = Bank::new("checks");
+    for identity in [
+        OWNER,
+        ADAM,
+        MARIA,
+        OLIVIA,
+        &["--user", "rita", "--role", "risk"],
+        &["--user", "rita", "--role", "analyst"],
+    ] {
+        let output = bank.run(identity, &["run", CHECKS]);
+        assert_exit(&output, 0);
+        assert!(
+            stderr(&output).contains("6 assertion(s); 9 ok, 0 failed"),
+            "{identity:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+/// The demo policy with `from` replaced by `to`: the script, run as
+/// `identity`, must fail on the rule named `message`.
+fn assert_checks_catch(name: &str, from: &str, to: &str, identity: &[&str], message: &str) {
+    let bank = Bank::new(name);
+    let path = bank.dir.join(".finsight/policy.toml");
+    let policy = std::fs::read_to_string(&path).expect("policy");
+    assert!(policy.contains(from), "{from}");
+    std::fs::write(&path, policy.replacen(from, to, 1)).expect("write policy");
+    let output = bank.run(identity, &["run", CHECKS]);
+    assert_exit(&output, 1);
+    assert!(stderr(&output).contains(message), "{}", stderr(&output));
+}
+
+#[test]
+fn governance_checks_script_catches_raw_emails_given_to_analysts() {
+    assert_checks_catch(
+        "hole-raw",
+        "[roles.analyst]\n",
+        "[roles.analyst]\nraw = [\"email\"]\n",
+        ADAM,
+        "identifiers are masked",
+    );
+}
+
+#[test]
+fn governance_checks_script_catches_a_dropped_row_filter() {
+    assert_checks_catch(
+        "hole-filter",
+        "row_filters = { analyst = \"region = current_user_attribute('region')\" }\n",
+        "",
+        ADAM,
+        "an analyst sees only their region",
+    );
+}
+
+#[test]
+fn governance_checks_script_catches_marketing_without_consent() {
+    assert_checks_catch(
+        "hole-consent",
+        "[purposes.marketing]\nbasis = \"consent\"",
+        "[purposes.marketing]\nbasis = \"legitimate_interest\"",
+        MARIA,
+        "only customers who consented",
+    );
+}
