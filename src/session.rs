@@ -105,14 +105,14 @@ pub fn new_session_without_tables(options: &SessionOptions) -> Result<SessionCon
         Arc::new(KeyringEncryptionFactory::new(Arc::clone(&options.keyring))),
     );
     // `SELECT * FROM 'file.parquet'` / `'s3://bucket/key.csv'`, as in DuckDB
-    // and datafusion-cli, for the data owner only: it reads any path the
-    // process can, around every policy.
-    let restricted = options
+    // and datafusion-cli, for the data owner and roles granted `files` only:
+    // it reads any path the process can, around every policy.
+    let files = options
         .governance
         .as_ref()
-        .is_some_and(|g| !g.identity.is_owner());
+        .is_none_or(|g| g.may_use_files());
     let mut ctx = SessionContext::new_with_config_rt(config, runtime);
-    if !restricted {
+    if files {
         ctx = ctx.enable_url_table();
     }
     // Every Parquet read goes through the keyring's encryption factory, so

@@ -13,9 +13,10 @@
 //!   below the row filters an error message could echo a value from a row the
 //!   user may not see; it is applied after the policy filters;
 //! - [`GovernedExec`] is a leaf to the outer plan: it accepts no physical
-//!   filter pushdown, reports no statistics and shows no inner nodes, so
-//!   neither dynamic filters, nor `min`/`max` from Parquet statistics, nor
-//!   EXPLAIN ANALYZE metrics of the raw scan cross the boundary.
+//!   filter pushdown, reports no column statistics (only an inexact row
+//!   count, for join planning) and shows no inner nodes, so neither dynamic
+//!   filters, nor `min`/`max` from Parquet statistics, nor EXPLAIN ANALYZE
+//!   metrics of the raw scan cross the boundary.
 
 use std::fmt;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
+use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
     ReplaceChildrenOptions,
@@ -444,7 +446,21 @@ impl ExecutionPlan for GovernedExec {
         self.input.execute(partition, context)
     }
 
-    fn partition_statistics(&self, _partition: Option<usize>) -> Result<Arc<Statistics>> {
-        Ok(Arc::new(Statistics::new_unknown(&self.schema())))
+    /// An inexact row count and size only: the join planner needs them to
+    /// pick the build side (without them a join of a small governed table
+    /// with a large one can build on the large side, 10x slower), while
+    /// column statistics (min/max/distinct of raw values) stay inside, and
+    /// an inexact count answers no `count(*)`.
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        let mut statistics = Statistics::new_unknown(&self.schema());
+        if let Ok(inner) = StatisticsContext::new().compute(self.input.as_ref(), args) {
+            statistics.num_rows = inner.num_rows.to_inexact();
+            statistics.total_byte_size = inner.total_byte_size.to_inexact();
+        }
+        Ok(Arc::new(statistics))
     }
 }

@@ -109,6 +109,12 @@ impl Governance {
         })
     }
 
+    /// The owner, or a role granted `files`: may read and write files
+    /// directly, around the policies.
+    pub fn may_use_files(&self) -> bool {
+        self.identity.is_owner() || self.role().is_some_and(|r| r.files)
+    }
+
     fn role(&self) -> Option<&RoleSpec> {
         self.identity
             .role
@@ -146,16 +152,18 @@ impl Governance {
         }
         let base = self.base_tables.get();
         let is_base = |name: &str| base.is_some_and(|b| b.contains(name));
+        let files = self.may_use_files();
         plan.apply_with_subqueries(|node| {
             match node {
                 LogicalPlan::Dml(dml) => {
                     self.denied(&format!("modify table '{}' ({})", dml.table_name, dml.op))?;
                 }
-                LogicalPlan::Copy(_) => self.denied("write files (COPY)")?,
+                LogicalPlan::Copy(_) if !files => self.denied("write files (COPY)")?,
                 LogicalPlan::Ddl(ddl) => match ddl {
                     DdlStatement::CreateView(v) if !is_base(v.name.table()) => {}
                     DdlStatement::CreateMemoryTable(t) if !is_base(t.name.table()) => {}
                     DdlStatement::DropView(v) if !is_base(v.name.table()) => {}
+                    DdlStatement::CreateExternalTable(t) if files && !is_base(t.name.table()) => {}
                     DdlStatement::CreateExternalTable(_) => {
                         self.denied("read files directly (CREATE EXTERNAL TABLE)")?;
                     }

@@ -201,6 +201,11 @@ pub struct RoleSpec {
     /// May erase data subjects and apply retention.
     #[serde(default)]
     pub erase: bool,
+    /// May read and write files directly (URL tables, `CREATE EXTERNAL
+    /// TABLE`, `COPY`): around every policy, so only for roles that see
+    /// everything raw anyway.
+    #[serde(default)]
+    pub files: bool,
     #[serde(default)]
     pub description: String,
 }

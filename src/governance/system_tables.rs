@@ -276,6 +276,10 @@ pub fn register(ctx: &SessionContext, governance: &Governance, auditor: bool) ->
                 "erase",
                 Values::Flag(roles.iter().map(|(_, r)| r.erase).collect()),
             ),
+            (
+                "files",
+                Values::Flag(roles.iter().map(|(_, r)| r.files).collect()),
+            ),
         ])?,
     )?;
 

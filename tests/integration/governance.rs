@@ -1260,11 +1260,7 @@ fn subject_access_exports_every_table_with_a_manifest() {
         let expected = before[table].0;
         assert_eq!(entry["rows"].as_i64(), Some(expected), "{table}");
         assert_eq!(lines.len() as i64, expected, "{table}");
-        assert!(
-            lines
-                .iter()
-                .all(|r| field(r, "customer_id") == Value::from(subject))
-        );
+        assert!(lines.iter().all(|r| field(r, "customer_id") == subject));
     }
     // Raw values: the export is what the bank holds, not a masked view.
     let customer =
@@ -1499,4 +1495,32 @@ fn governance_checks_script_catches_marketing_without_consent() {
         MARIA,
         "only customers who consented",
     );
+}
+
+#[test]
+fn files_grant_lets_the_privacy_officer_read_and_write_files() {
+    let bank = Bank::new("files");
+    let out = bank.dir.join("export.parquet");
+    let copy = format!(
+        "COPY (SELECT customer_id FROM customers) TO '{}'",
+        out.display()
+    );
+    bank.denied(ADAM, &copy);
+    let output = bank.sql(OLIVIA, &copy);
+    assert_exit(&output, 0);
+    let rows = bank.rows(
+        OLIVIA,
+        &format!("SELECT count(*) AS n FROM '{}'", out.display()),
+    );
+    assert_eq!(
+        int(&rows[0], "n"),
+        bank.scalar("SELECT count(*) FROM customers")
+    );
+    // Never under the name of a governed table.
+    let replace = format!(
+        "CREATE EXTERNAL TABLE customers STORED AS PARQUET LOCATION '{}'",
+        out.display()
+    );
+    bank.denied(OLIVIA, &replace);
+    bank.assert_audited("olivia", &replace, "denied");
 }
