@@ -11,7 +11,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use finsight::demo::{self, DemoOptions};
 use finsight::governance::audit::AuditLog;
-use finsight::governance::policy::Policy;
+use finsight::governance::policy::{AuditTarget, Policy};
 use finsight::governance::{Governance, erasure, identity};
 use finsight::output::OutputFormat;
 use finsight::repl::{Repl, ReplOptions};
@@ -426,8 +426,17 @@ fn real_main(cli: Cli) -> Result<()> {
                     })?;
             let policy =
                 Policy::from_file(&policy_path).map_err(|e| Error::Usage(e.to_string()))?;
-            let path = policy.audit_path();
-            let verification = AuditLog::verify(&path).map_err(Error::Usage)?;
+            let target = policy.audit_target();
+            if let AuditTarget::Sqlite(path) = &target
+                && !path.is_file()
+            {
+                return Err(Error::Usage(format!(
+                    "audit trail {} does not exist",
+                    path.display()
+                )));
+            }
+            let log = AuditLog::open(&target).map_err(Error::Usage)?;
+            let verification = log.verify().map_err(Error::Usage)?;
             let mut problems = verification.problems.clone();
             if let (Some(expected), Some((_, actual))) = (&head, &verification.head)
                 && expected != actual
@@ -440,7 +449,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 let (seq, hash) = verification.head.unwrap_or((0, String::new()));
                 println!(
                     "audit trail {} intact: {} entries, head {seq} {hash}",
-                    path.display(),
+                    log.describe(),
                     verification.entries
                 );
                 Ok(())
@@ -450,7 +459,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 }
                 Err(Error::ScriptFailed(format!(
                     "audit trail {} failed verification",
-                    path.display()
+                    log.describe()
                 )))
             }
         }

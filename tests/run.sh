@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of the README: sets up what the tests need on a fresh
 # machine (a Python venv with moto's S3 server for the object-store tests
-# and the reference libraries the analytics are checked against),
+# and the reference libraries the analytics are checked against; a
+# PostgreSQL server for the audit trail's PostgreSQL backend),
 # then runs every Rust test: unit tests, the .slt suite and the integration
 # tests that drive the real binary.
 #
@@ -24,6 +25,14 @@ if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$wanted" ]; then
   "$venv/bin/pip" install --quiet -r tests/requirements.txt
   echo "$wanted" > "$venv/.requirements"
 fi
+# A PostgreSQL server for the audit-trail backend test, started by the test
+# itself on a Unix socket in a temp dir (Debian's postgresql package).
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "== installing PostgreSQL (Debian package postgresql)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq postgresql >/dev/null
+fi
+
 export FINSIGHT_PYTHON="$venv/bin/python"
 export FINSIGHT_REQUIRE_S3=1
 export FINSIGHT_REQUIRE_REFERENCE=1

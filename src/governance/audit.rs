@@ -1,15 +1,18 @@
 //! The audit trail: every statement of every identity, in an embedded SQLite
-//! database (WAL mode) beside the policy, append-only and hash-chained.
+//! database (WAL mode) beside the policy or in PostgreSQL, append-only and
+//! hash-chained.
 //!
 //! Each entry's `hash` is SHA-256 over the previous entry's hash and the
 //! entry's fields, so editing or deleting an entry breaks the chain at that
 //! point and `finsight audit verify` reports where. Triggers refuse UPDATE
-//! and DELETE through SQLite; the chain catches changes made around them.
+//! and DELETE (and, in PostgreSQL, TRUNCATE); the chain catches changes made
+//! around them.
 //! Removing the newest entries leaves a valid shorter chain: compare the
 //! head hash `verify` prints with one kept elsewhere (`--head`) to catch it.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 use datafusion::arrow::array::{
     ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
@@ -17,6 +20,8 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
+
+use super::policy::AuditTarget;
 
 /// Hash of the (absent) entry before the first.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -63,10 +68,26 @@ pub struct Entry {
 /// Columns in hash order.
 const COLUMNS: &str = "seq, ts_micros, user, role, purpose, kind, statement, tables, columns, masks, filters, rows, status, error, detail, prev_hash, hash";
 
+/// The same columns for PostgreSQL, where `user` is reserved.
+const PG_COLUMNS: &str = "seq, ts_micros, \"user\", role, purpose, kind, statement, tables, columns, masks, filters, rows, status, error, detail, prev_hash, hash";
+
+/// The audit trail, in SQLite or PostgreSQL.
 #[derive(Debug)]
 pub struct AuditLog {
-    path: PathBuf,
-    conn: Mutex<Connection>,
+    backend: Backend,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Sqlite {
+        path: PathBuf,
+        conn: Mutex<Connection>,
+    },
+    Postgres {
+        /// The connection string without a password, for messages.
+        target: String,
+        worker: Mutex<mpsc::Sender<Request>>,
+    },
 }
 
 fn sql_error(path: &Path, e: rusqlite::Error) -> String {
@@ -74,151 +95,83 @@ fn sql_error(path: &Path, e: rusqlite::Error) -> String {
 }
 
 impl AuditLog {
-    /// Opens (creating if needed) the audit database at `path`.
-    pub fn open(path: &Path) -> Result<Arc<Self>, String> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        let conn = Connection::open(path).map_err(|e| sql_error(path, e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(|e| sql_error(path, e))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             CREATE TABLE IF NOT EXISTS audit_log (
-                 seq INTEGER PRIMARY KEY,
-                 ts_micros INTEGER NOT NULL,
-                 user TEXT NOT NULL,
-                 role TEXT NOT NULL,
-                 purpose TEXT,
-                 kind TEXT NOT NULL,
-                 statement TEXT NOT NULL,
-                 tables TEXT NOT NULL,
-                 columns TEXT NOT NULL,
-                 masks TEXT NOT NULL,
-                 filters TEXT NOT NULL,
-                 rows INTEGER,
-                 status TEXT NOT NULL,
-                 error TEXT,
-                 detail TEXT,
-                 prev_hash TEXT NOT NULL,
-                 hash TEXT NOT NULL
-             );
-             CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
-                 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-             CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
-                 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
-        )
-        .map_err(|e| sql_error(path, e))?;
-        Ok(Arc::new(Self {
-            path: path.to_path_buf(),
-            conn: Mutex::new(conn),
-        }))
+    /// Opens (creating if needed) the audit trail `target`.
+    pub fn open(target: &AuditTarget) -> Result<Arc<Self>, String> {
+        let backend = match target {
+            AuditTarget::Sqlite(path) => Backend::Sqlite {
+                path: path.clone(),
+                conn: Mutex::new(open_sqlite(path)?),
+            },
+            AuditTarget::Postgres {
+                connection,
+                password_env,
+            } => {
+                let mut config: postgres::Config = connection
+                    .parse()
+                    .map_err(|e| format!("audit trail: bad PostgreSQL connection string: {e}"))?;
+                if let Some(var) = password_env {
+                    let password = std::env::var(var).map_err(|_| {
+                        format!("audit trail: the password variable {var} is not set")
+                    })?;
+                    config.password(password);
+                }
+                let target = describe_postgres(&config);
+                let worker = postgres_worker(config, target.clone())?;
+                Backend::Postgres {
+                    target,
+                    worker: Mutex::new(worker),
+                }
+            }
+        };
+        Ok(Arc::new(Self { backend }))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the trail is, for messages.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => path.display().to_string(),
+            Backend::Postgres { target, .. } => target.clone(),
+        }
     }
 
     /// Appends `entry`, chained to the newest entry; returns its sequence
-    /// number. One transaction, so concurrent writers (several processes on
-    /// one file) serialize and the chain stays linear.
+    /// number. One transaction holding a write lock, so concurrent writers
+    /// (several processes on one trail) serialize and the chain stays linear.
     pub fn append(&self, entry: &Entry) -> Result<i64, String> {
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| "audit trail: a writer panicked".to_string())?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| sql_error(&self.path, e))?;
-        let last: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| sql_error(&self.path, e))?;
-        let (seq, prev_hash) = match last {
-            Some((seq, hash)) => (seq + 1, hash),
-            None => (1, GENESIS.to_string()),
-        };
-        let row = Row {
-            seq,
-            ts_micros: chrono::Utc::now().timestamp_micros(),
-            user: entry.user.clone(),
-            role: entry.role.clone(),
-            purpose: entry.purpose.clone(),
-            kind: entry.kind.clone(),
-            statement: entry.statement.clone(),
-            tables: json(&entry.tables),
-            columns: json(&entry.columns),
-            masks: json(&entry.masks),
-            filters: json(&entry.filters),
-            rows: entry.rows.map(|r| r as i64),
-            status: entry.status.unwrap_or(Status::Ok).as_str().to_string(),
-            error: entry.error.clone(),
-            detail: entry.detail.clone(),
-            prev_hash,
-            hash: String::new(),
-        };
-        let hash = row.digest();
-        tx.execute(
-            &format!("INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
-            params![
-                row.seq, row.ts_micros, row.user, row.role, row.purpose, row.kind, row.statement,
-                row.tables, row.columns, row.masks, row.filters, row.rows, row.status, row.error,
-                row.detail, row.prev_hash, hash
-            ],
-        )
-        .map_err(|e| sql_error(&self.path, e))?;
-        tx.commit().map_err(|e| sql_error(&self.path, e))?;
-        Ok(seq)
+        match &self.backend {
+            Backend::Sqlite { path, conn } => {
+                let mut conn = conn
+                    .lock()
+                    .map_err(|_| "audit trail: a writer panicked".to_string())?;
+                sqlite_append(&mut conn, path, entry)
+            }
+            Backend::Postgres { worker, .. } => {
+                let (reply, answer) = mpsc::channel();
+                ask(worker, Request::Append(Box::new(entry.clone()), reply))?;
+                answer
+                    .recv()
+                    .map_err(|_| "audit trail: the PostgreSQL writer stopped".to_string())?
+            }
+        }
     }
 
     /// Every entry, oldest first.
-    pub fn read_all(path: &Path) -> Result<Vec<Row>, String> {
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| sql_error(path, e))?;
-        let mut stmt = conn
-            .prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))
-            .map_err(|e| sql_error(path, e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(Row {
-                    seq: r.get(0)?,
-                    ts_micros: r.get(1)?,
-                    user: r.get(2)?,
-                    role: r.get(3)?,
-                    purpose: r.get(4)?,
-                    kind: r.get(5)?,
-                    statement: r.get(6)?,
-                    tables: r.get(7)?,
-                    columns: r.get(8)?,
-                    masks: r.get(9)?,
-                    filters: r.get(10)?,
-                    rows: r.get(11)?,
-                    status: r.get(12)?,
-                    error: r.get(13)?,
-                    detail: r.get(14)?,
-                    prev_hash: r.get(15)?,
-                    hash: r.get(16)?,
-                })
-            })
-            .map_err(|e| sql_error(path, e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| sql_error(path, e))
+    pub fn read_all(&self) -> Result<Vec<Row>, String> {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => sqlite_read_all(path),
+            Backend::Postgres { worker, .. } => {
+                let (reply, answer) = mpsc::channel();
+                ask(worker, Request::ReadAll(reply))?;
+                answer
+                    .recv()
+                    .map_err(|_| "audit trail: the PostgreSQL reader stopped".to_string())?
+            }
+        }
     }
 
     /// Checks the chain; see [`Verification`].
-    pub fn verify(path: &Path) -> Result<Verification, String> {
-        if !path.is_file() {
-            return Err(format!("audit trail {} does not exist", path.display()));
-        }
-        let rows = Self::read_all(path)?;
+    pub fn verify(&self) -> Result<Verification, String> {
+        let rows = self.read_all()?;
         let mut problems = Vec::new();
         let mut prev = GENESIS.to_string();
         let mut expected_seq = 1;
@@ -255,6 +208,312 @@ impl AuditLog {
             problems,
         })
     }
+}
+
+fn open_sqlite(path: &Path) -> Result<Connection, String> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let conn = Connection::open(path).map_err(|e| sql_error(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| sql_error(path, e))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         CREATE TABLE IF NOT EXISTS audit_log (
+             seq INTEGER PRIMARY KEY,
+             ts_micros INTEGER NOT NULL,
+             user TEXT NOT NULL,
+             role TEXT NOT NULL,
+             purpose TEXT,
+             kind TEXT NOT NULL,
+             statement TEXT NOT NULL,
+             tables TEXT NOT NULL,
+             columns TEXT NOT NULL,
+             masks TEXT NOT NULL,
+             filters TEXT NOT NULL,
+             rows INTEGER,
+             status TEXT NOT NULL,
+             error TEXT,
+             detail TEXT,
+             prev_hash TEXT NOT NULL,
+             hash TEXT NOT NULL
+         );
+         CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+             BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+         CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+             BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
+    )
+    .map_err(|e| sql_error(path, e))?;
+    Ok(conn)
+}
+
+/// The row `entry` becomes after `last` (sequence number and hash).
+fn next_row(last: Option<(i64, String)>, entry: &Entry) -> Row {
+    let (seq, prev_hash) = match last {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS.to_string()),
+    };
+    let mut row = Row {
+        seq,
+        ts_micros: chrono::Utc::now().timestamp_micros(),
+        user: entry.user.clone(),
+        role: entry.role.clone(),
+        purpose: entry.purpose.clone(),
+        kind: entry.kind.clone(),
+        statement: entry.statement.clone(),
+        tables: json(&entry.tables),
+        columns: json(&entry.columns),
+        masks: json(&entry.masks),
+        filters: json(&entry.filters),
+        rows: entry.rows.map(|r| r as i64),
+        status: entry.status.unwrap_or(Status::Ok).as_str().to_string(),
+        error: entry.error.clone(),
+        detail: entry.detail.clone(),
+        prev_hash,
+        hash: String::new(),
+    };
+    row.hash = row.digest();
+    row
+}
+
+fn sqlite_append(conn: &mut Connection, path: &Path, entry: &Entry) -> Result<i64, String> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| sql_error(path, e))?;
+    let last: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(|e| sql_error(path, e))?;
+    let row = next_row(last, entry);
+    tx.execute(
+        &format!("INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+        params![
+            row.seq, row.ts_micros, row.user, row.role, row.purpose, row.kind, row.statement,
+            row.tables, row.columns, row.masks, row.filters, row.rows, row.status, row.error,
+            row.detail, row.prev_hash, row.hash
+        ],
+    )
+    .map_err(|e| sql_error(path, e))?;
+    tx.commit().map_err(|e| sql_error(path, e))?;
+    Ok(row.seq)
+}
+
+fn sqlite_read_all(path: &Path) -> Result<Vec<Row>, String> {
+    if !path.is_file() {
+        return Err(format!("audit trail {} does not exist", path.display()));
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| sql_error(path, e))?;
+    let mut stmt = conn
+        .prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))
+        .map_err(|e| sql_error(path, e))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Row {
+                seq: r.get(0)?,
+                ts_micros: r.get(1)?,
+                user: r.get(2)?,
+                role: r.get(3)?,
+                purpose: r.get(4)?,
+                kind: r.get(5)?,
+                statement: r.get(6)?,
+                tables: r.get(7)?,
+                columns: r.get(8)?,
+                masks: r.get(9)?,
+                filters: r.get(10)?,
+                rows: r.get(11)?,
+                status: r.get(12)?,
+                error: r.get(13)?,
+                detail: r.get(14)?,
+                prev_hash: r.get(15)?,
+                hash: r.get(16)?,
+            })
+        })
+        .map_err(|e| sql_error(path, e))?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(|e| sql_error(path, e))
+}
+
+// --- PostgreSQL ---------------------------------------------------------------
+
+/// Work for the PostgreSQL thread. The synchronous `postgres` client runs
+/// its own small runtime, which must not be nested in the session's tokio
+/// runtime: it lives on a thread of its own and statements wait for it.
+enum Request {
+    Append(Box<Entry>, mpsc::Sender<Result<i64, String>>),
+    ReadAll(mpsc::Sender<Result<Vec<Row>, String>>),
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Append(..) => "Append",
+            Self::ReadAll(_) => "ReadAll",
+        })
+    }
+}
+
+fn ask(worker: &Mutex<mpsc::Sender<Request>>, request: Request) -> Result<(), String> {
+    worker
+        .lock()
+        .map_err(|_| "audit trail: a writer panicked".to_string())?
+        .send(request)
+        .map_err(|_| "audit trail: the PostgreSQL connection is closed".to_string())
+}
+
+fn describe_postgres(config: &postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    format!(
+        "postgresql://{}@{}/{}",
+        config.get_user().unwrap_or(""),
+        hosts.join(","),
+        config.get_dbname().unwrap_or("")
+    )
+}
+
+/// Connects, creates the table and its append-only triggers if needed, and
+/// starts the thread that owns the connection.
+fn postgres_worker(
+    config: postgres::Config,
+    target: String,
+) -> Result<mpsc::Sender<Request>, String> {
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+    let (requests, inbox) = mpsc::channel::<Request>();
+    let error = move |e: postgres::Error| format!("audit trail {target}: {e}");
+    std::thread::Builder::new()
+        .name("finsight-audit".into())
+        .spawn(move || {
+            let mut client = match config.connect(postgres::NoTls) {
+                Ok(client) => client,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(error(e)));
+                    return;
+                }
+            };
+            if let Err(e) = create_postgres_schema(&mut client) {
+                let _ = ready_tx.send(Err(error(e)));
+                return;
+            }
+            let _ = ready_tx.send(Ok(()));
+            for request in inbox {
+                match request {
+                    Request::Append(entry, reply) => {
+                        let _ = reply.send(postgres_append(&mut client, &entry).map_err(&error));
+                    }
+                    Request::ReadAll(reply) => {
+                        let _ = reply.send(postgres_read_all(&mut client).map_err(&error));
+                    }
+                }
+            }
+        })
+        .map_err(|e| format!("audit trail: cannot start the PostgreSQL thread: {e}"))?;
+    ready_rx
+        .recv()
+        .map_err(|_| "audit trail: the PostgreSQL thread stopped".to_string())??;
+    Ok(requests)
+}
+
+fn create_postgres_schema(client: &mut postgres::Client) -> Result<(), postgres::Error> {
+    let mut tx = client.transaction()?;
+    // Several processes may open a new trail at once; DDL is not safe to race.
+    tx.execute("SELECT pg_advisory_xact_lock(7213400112)", &[])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS audit_log (
+             seq BIGINT PRIMARY KEY,
+             ts_micros BIGINT NOT NULL,
+             \"user\" TEXT NOT NULL,
+             role TEXT NOT NULL,
+             purpose TEXT,
+             kind TEXT NOT NULL,
+             statement TEXT NOT NULL,
+             tables TEXT NOT NULL,
+             columns TEXT NOT NULL,
+             masks TEXT NOT NULL,
+             filters TEXT NOT NULL,
+             rows BIGINT,
+             status TEXT NOT NULL,
+             error TEXT,
+             detail TEXT,
+             prev_hash TEXT NOT NULL,
+             hash TEXT NOT NULL
+         );
+         CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger
+             LANGUAGE plpgsql AS $$
+             BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
+         CREATE OR REPLACE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+             FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+         CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+             FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();",
+    )?;
+    tx.commit()
+}
+
+fn postgres_append(client: &mut postgres::Client, entry: &Entry) -> Result<i64, postgres::Error> {
+    let mut tx = client.transaction()?;
+    // Self-exclusive, so appends serialize; readers are not blocked.
+    tx.batch_execute("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")?;
+    let last = tx
+        .query_opt(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )?
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
+    let row = next_row(last, entry);
+    tx.execute(
+        &format!("INSERT INTO audit_log ({PG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"),
+        &[
+            &row.seq, &row.ts_micros, &row.user, &row.role, &row.purpose, &row.kind,
+            &row.statement, &row.tables, &row.columns, &row.masks, &row.filters, &row.rows,
+            &row.status, &row.error, &row.detail, &row.prev_hash, &row.hash,
+        ],
+    )?;
+    tx.commit()?;
+    Ok(row.seq)
+}
+
+fn postgres_read_all(client: &mut postgres::Client) -> Result<Vec<Row>, postgres::Error> {
+    let rows = client.query(
+        &format!("SELECT {PG_COLUMNS} FROM audit_log ORDER BY seq"),
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| Row {
+            seq: r.get(0),
+            ts_micros: r.get(1),
+            user: r.get(2),
+            role: r.get(3),
+            purpose: r.get(4),
+            kind: r.get(5),
+            statement: r.get(6),
+            tables: r.get(7),
+            columns: r.get(8),
+            masks: r.get(9),
+            filters: r.get(10),
+            rows: r.get(11),
+            status: r.get(12),
+            error: r.get(13),
+            detail: r.get(14),
+            prev_hash: r.get(15),
+            hash: r.get(16),
+        })
+        .collect())
 }
 
 /// Result of [`AuditLog::verify`].
@@ -404,11 +663,11 @@ mod tests {
     fn an_intact_chain_verifies_and_tampering_is_found() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("audit.db");
-        let log = AuditLog::open(&path).expect("open");
+        let log = AuditLog::open(&AuditTarget::Sqlite(path.clone())).expect("open");
         for i in 0..5 {
             log.append(&entry(&format!("SELECT {i}"))).expect("append");
         }
-        let ok = AuditLog::verify(&path).expect("verify");
+        let ok = log.verify().expect("verify");
         assert_eq!(ok.entries, 5);
         assert!(ok.problems.is_empty(), "{:?}", ok.problems);
 
@@ -429,7 +688,7 @@ mod tests {
              DELETE FROM audit_log WHERE seq = 4;",
         )
         .expect("tamper");
-        let bad = AuditLog::verify(&path).expect("verify");
+        let bad = log.verify().expect("verify");
         assert!(
             bad.problems
                 .iter()
@@ -457,9 +716,9 @@ mod tests {
     fn rows_become_a_record_batch() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("audit.db");
-        let log = AuditLog::open(&path).expect("open");
+        let log = AuditLog::open(&AuditTarget::Sqlite(path)).expect("open");
         log.append(&entry("SELECT 1")).expect("append");
-        let batch = to_batch(&AuditLog::read_all(&path).expect("read")).expect("batch");
+        let batch = to_batch(&log.read_all().expect("read")).expect("batch");
         assert_eq!(batch.num_rows(), 1);
         assert_eq!(batch.schema(), schema());
     }

@@ -80,7 +80,7 @@ impl Governance {
     ) -> Result<Arc<Self>> {
         let policy = Policy::from_file(policy_path).map_err(|e| Error::Usage(e.to_string()))?;
         let identity = Identity::resolve(&policy, user, role, purpose).map_err(Error::Usage)?;
-        let audit = AuditLog::open(&policy.audit_path()).map_err(Error::Usage)?;
+        let audit = AuditLog::open(&policy.audit_target()).map_err(Error::Usage)?;
         Ok(Arc::new(Self::new(Arc::new(policy), identity, Some(audit))))
     }
 

@@ -112,6 +112,23 @@ pub struct AuditSpec {
     /// SQLite file; relative paths are relative to the policy file.
     /// Default: `audit.db` beside the policy file.
     pub path: Option<String>,
+    /// A PostgreSQL database instead: a connection string, as a URL
+    /// (`postgresql://audit@db.bank.internal/finsight`) or libpq keywords
+    /// (`host=/run/postgresql user=audit dbname=finsight`).
+    pub postgres: Option<Located>,
+    /// Environment variable holding the PostgreSQL password, so the
+    /// reviewed policy file holds no secret.
+    pub password_env: Option<String>,
+}
+
+/// Where the audit trail is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditTarget {
+    Sqlite(PathBuf),
+    Postgres {
+        connection: String,
+        password_env: Option<String>,
+    },
 }
 
 /// The table recording which data subject consented to which purpose.
@@ -290,6 +307,12 @@ impl Policy {
 
     /// Every role, class, purpose and function named exists.
     pub fn validate_names(&self) -> Result<(), PolicyError> {
+        if let (Some(postgres), Some(_)) = (&self.audit.postgres, &self.audit.path) {
+            return Err(self.error(
+                postgres,
+                "[audit] takes either path (SQLite) or postgres, not both".to_string(),
+            ));
+        }
         let roles = self.role_names();
         let check_role = |r: &Located| -> Result<(), PolicyError> {
             if roles.contains(r.get_ref().as_str()) {
@@ -464,11 +487,15 @@ impl Policy {
     }
 
     /// Where the audit trail is written.
-    pub fn audit_path(&self) -> PathBuf {
+    pub fn audit_target(&self) -> AuditTarget {
         let dir = self.file.parent().unwrap_or(Path::new("."));
-        match &self.audit.path {
-            Some(p) => dir.join(p),
-            None => dir.join("audit.db"),
+        match (&self.audit.postgres, &self.audit.path) {
+            (Some(connection), _) => AuditTarget::Postgres {
+                connection: connection.get_ref().clone(),
+                password_env: self.audit.password_env.clone(),
+            },
+            (None, Some(p)) => AuditTarget::Sqlite(dir.join(p)),
+            (None, None) => AuditTarget::Sqlite(dir.join("audit.db")),
         }
     }
 }

@@ -2,7 +2,6 @@
 //! is reviewed in git, not secret), the audit trail as `audit.log` (auditors
 //! only), and the stand-in for tables a role may not read.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -59,10 +58,11 @@ impl TableProvider for DeniedTable {
     }
 }
 
-/// `audit.log`: the audit trail, read from SQLite when scanned.
+/// `audit.log`: the audit trail, read from SQLite or PostgreSQL when
+/// scanned.
 #[derive(Debug)]
 struct AuditTable {
-    path: PathBuf,
+    log: Arc<AuditLog>,
 }
 
 #[async_trait]
@@ -82,7 +82,9 @@ impl TableProvider for AuditTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let rows = AuditLog::read_all(&self.path)
+        let rows = self
+            .log
+            .read_all()
             .map_err(datafusion::common::DataFusionError::Execution)?;
         let batch = audit::to_batch(&rows)?;
         let table = MemTable::try_new(audit::schema(), vec![vec![batch]])?;
@@ -342,7 +344,7 @@ pub fn register(ctx: &SessionContext, governance: &Governance, auditor: bool) ->
         // than "not found".
         let table: Arc<dyn TableProvider> = if auditor {
             Arc::new(AuditTable {
-                path: log.path().to_path_buf(),
+                log: Arc::clone(log),
             })
         } else {
             Arc::new(DeniedTable::new(

@@ -1524,3 +1524,199 @@ fn files_grant_lets_the_privacy_officer_read_and_write_files() {
     bank.denied(OLIVIA, &replace);
     bank.assert_audited("olivia", &replace, "denied");
 }
+
+// --- The audit trail in PostgreSQL ------------------------------------------
+
+/// A throwaway PostgreSQL server on a Unix socket, stopped on drop.
+struct Postgres {
+    dir: PathBuf,
+    server: std::process::Child,
+    port: u16,
+}
+
+fn postgres_bin(name: &str) -> PathBuf {
+    let in_path = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let mut debian: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin").join(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    debian.sort();
+    in_path
+        .into_iter()
+        .chain(debian.into_iter().rev())
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("PostgreSQL's {name} not found: tests/run.sh installs it"))
+}
+
+/// `program` as the `postgres` system user when we are root (PostgreSQL
+/// refuses to run as root).
+fn as_postgres_user(program: PathBuf) -> std::process::Command {
+    if running_as_root() {
+        let mut command = std::process::Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        std::process::Command::new(program)
+    }
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's effective user.
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+impl Postgres {
+    fn start(name: &str) -> Postgres {
+        let dir = scratch(&format!("pg-{name}"));
+        if running_as_root() {
+            let status = std::process::Command::new("chown")
+                .args(["postgres:", dir.to_str().expect("utf8")])
+                .status()
+                .expect("chown");
+            assert!(status.success());
+        }
+        let output = as_postgres_user(postgres_bin("initdb"))
+            .args(["-D", dir.join("data").to_str().expect("utf8")])
+            .args(["-U", "finsight", "--auth=trust", "--no-sync"])
+            .output()
+            .expect("initdb");
+        assert!(output.status.success(), "initdb: {}", stderr(&output));
+        // A port number per test process: the socket file is named after it.
+        let port = 20000 + (std::process::id() % 20000) as u16;
+        let server = as_postgres_user(postgres_bin("postgres"))
+            .args(["-D", dir.join("data").to_str().expect("utf8")])
+            .args(["-k", dir.to_str().expect("utf8")])
+            .args(["-p", &port.to_string(), "-c", "listen_addresses="])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start postgres");
+        let pg = Postgres { dir, server, port };
+        for _ in 0..100 {
+            if pg.psql("SELECT 1").status.success() {
+                return pg;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("PostgreSQL did not start");
+    }
+
+    fn connection(&self) -> String {
+        format!(
+            "host={} port={} user=finsight dbname=postgres",
+            self.dir.display(),
+            self.port
+        )
+    }
+
+    fn psql(&self, sql: &str) -> Output {
+        std::process::Command::new(postgres_bin("psql"))
+            .args(["-h", self.dir.to_str().expect("utf8")])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "finsight",
+                "-d",
+                "postgres",
+            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+            .output()
+            .expect("psql")
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // runuser forwards SIGTERM to postgres: a smart shutdown.
+        let _ = std::process::Command::new("kill")
+            .arg(self.server.id().to_string())
+            .status();
+        let _ = self.server.wait();
+    }
+}
+
+#[test]
+fn audit_trail_in_postgresql_is_chained_append_only_and_verified() {
+    let pg = Postgres::start("audit");
+    let bank = Bank::new("postgres-audit");
+    let path = bank.dir.join(".finsight/policy.toml");
+    let policy = std::fs::read_to_string(&path).expect("policy");
+    let policy = policy.replacen(
+        "path = \"audit.db\"",
+        &format!("postgres = \"{}\"", pg.connection()),
+        1,
+    );
+    std::fs::write(&path, policy).expect("write policy");
+
+    bank.rows(ADAM, "SELECT count(*) AS n FROM customers");
+    bank.denied(ADAM, "DROP TABLE customers");
+    bank.rows(OLIVIA, "SELECT email FROM customers LIMIT 1");
+    assert!(!bank.dir.join(".finsight/audit.db").exists());
+    // Read back through SQL, by the auditor.
+    let rows = bank.rows(
+        AUDREY,
+        "SELECT user_name, status, masks FROM audit.log ORDER BY seq",
+    );
+    let seen: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (text(r, "user_name"), text(r, "status")))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("adam".into(), "ok".into()),
+            ("adam".into(), "denied".into()),
+            ("olivia".into(), "ok".into()),
+        ]
+    );
+    // And directly from PostgreSQL.
+    let count = pg.psql("SELECT count(*) FROM audit_log");
+    assert_eq!(stdout(&count).trim(), "4"); // audrey's own read is recorded too
+
+    let output = bank.run(OWNER, &["audit", "verify"]);
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains("intact: 4 entries"),
+        "{}",
+        stdout(&output)
+    );
+
+    // Append-only: UPDATE, DELETE and TRUNCATE are refused by triggers.
+    for sql in [
+        "UPDATE audit_log SET statement = 'SELECT 1' WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = 2",
+        "TRUNCATE audit_log",
+    ] {
+        let output = pg.psql(sql);
+        assert!(!output.status.success(), "{sql} was allowed");
+        assert!(
+            stderr(&output).contains("append-only"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    // A superuser who disables the triggers is caught by the chain.
+    let output = pg.psql(
+        "ALTER TABLE audit_log DISABLE TRIGGER USER; \
+         UPDATE audit_log SET statement = 'SELECT 1' WHERE seq = 2",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = bank.run(OWNER, &["audit", "verify"]);
+    assert_exit(&output, 1);
+    assert!(
+        stdout(&output).contains("entry 2 was modified"),
+        "{}",
+        stdout(&output)
+    );
+}
