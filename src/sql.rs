@@ -59,6 +59,41 @@ fn tokenize(text: &str) -> Result<Vec<TokenWithSpan>, SplitError> {
         })
 }
 
+/// `current_user()` and `session_user()` (Snowflake, MySQL) as the SQL
+/// standard's `current_user` and `session_user`, which DataFusion's parser
+/// takes only without parentheses. The text is unchanged otherwise.
+pub fn identity_calls_without_parentheses(sql: &str) -> std::borrow::Cow<'_, str> {
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return sql.into();
+    };
+    let significant =
+        |from: usize| (from..tokens.len()).find(|&i| !matches!(tokens[i], Token::Whitespace(_)));
+    let mut drop = vec![false; tokens.len()];
+    for (i, token) in tokens.iter().enumerate() {
+        if let Token::Word(word) = token
+            && matches!(word.keyword, Keyword::CURRENT_USER | Keyword::SESSION_USER)
+            && word.quote_style.is_none()
+            && let Some(open) = significant(i + 1)
+            && tokens[open] == Token::LParen
+            && let Some(close) = significant(open + 1)
+            && tokens[close] == Token::RParen
+        {
+            drop[i + 1..=close].iter_mut().for_each(|d| *d = true);
+        }
+    }
+    if !drop.contains(&true) {
+        return sql.into();
+    }
+    tokens
+        .iter()
+        .zip(drop)
+        .filter(|(_, dropped)| !dropped)
+        .map(|(token, _)| token.to_string())
+        .collect::<String>()
+        .into()
+}
+
 fn is_trivia(token: &Token) -> bool {
     matches!(token, Token::Whitespace(_) | Token::EOF)
 }
@@ -417,7 +452,8 @@ fn cell(array: &dyn Array, row: usize) -> String {
 /// tables, columns, masks and filters it reads to `access`.
 pub async fn dataframe(ctx: &SessionContext, sql: &str, access: &mut Access) -> Result<DataFrame> {
     let state = ctx.state();
-    let plan = state.create_logical_plan(sql).await?;
+    let sql = identity_calls_without_parentheses(sql);
+    let plan = state.create_logical_plan(&sql).await?;
     let governance = Governance::of(ctx);
     if let Some(governance) = &governance {
         governance.check(&plan)?;
@@ -582,6 +618,24 @@ fn erase(ctx: &SessionContext, subject: &str) -> Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn current_user_takes_optional_parentheses() {
+        assert_eq!(
+            identity_calls_without_parentheses(
+                "SELECT current_user(), CURRENT_USER ( ), session_user() AS s FROM t"
+            ),
+            "SELECT current_user, CURRENT_USER, session_user AS s FROM t"
+        );
+        // Strings, quoted names and other calls stay as they are.
+        for sql in [
+            "SELECT 'current_user()' AS x",
+            "SELECT \"current_user\"() FROM t",
+            "SELECT current_role(), current_user FROM t",
+        ] {
+            assert_eq!(identity_calls_without_parentheses(sql), sql);
+        }
+    }
 
     #[test]
     fn semicolons_in_strings_and_comments_do_not_split() {

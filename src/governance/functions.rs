@@ -46,7 +46,7 @@ impl IdentityValue {
 static USER_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     DocumentationBuilder::new_with_details(
         DOC_SECTION,
-        "The user the session runs as (the operating-system user when finsight runs as the data owner). SQL's `CURRENT_USER`, written without parentheses; `SESSION_USER` and `USER` are the same.",
+        "The user the session runs as: the policy user of `--user` (or of the Flight SQL login), the operating-system user (`$USER`, else `owner`) for the data owner and with `--role` alone. SQL's `CURRENT_USER`, with or without parentheses; `SESSION_USER` and `USER` are the same.",
         "current_user",
     )
     .with_sql_example("```sql\nSELECT current_user, current_role(), current_purpose();\n```")

@@ -468,9 +468,11 @@ fn identity_functions_and_policy_tables() {
     let bank = Bank::new("identity");
     let rows = bank.rows(
         ADAM,
-        "SELECT current_user AS u, current_role() AS r, current_user_attribute('region') AS region",
+        "SELECT current_user AS u, current_user() AS u2, current_role() AS r, \
+         current_user_attribute('region') AS region",
     );
     assert_eq!(text(&rows[0], "u"), "adam");
+    assert_eq!(text(&rows[0], "u2"), "adam");
     assert_eq!(text(&rows[0], "r"), "analyst");
     assert_eq!(text(&rows[0], "region"), "south");
     let classes = bank.rows(
