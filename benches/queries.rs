@@ -101,6 +101,13 @@ fn bench_sql(c: &mut Criterion) {
              ks_statistic(amount, customer_id % 7 = 0), psi_scores(amount, customer_id % 2 = 0, 10) FROM tx",
         ),
         (
+            // Ten groups of text, label and prediction from the row number.
+            "fairness_gaps_1m_rows_10_groups",
+            "SELECT demographic_parity_diff(g, l, p), equalized_odds_diff(g, l, p) FROM \
+             (SELECT 'group_' || CAST(customer_id % 10 AS VARCHAR) AS g, \
+                     CAST(customer_id % 3 = 0 AS INT) AS l, CAST(amount > 600 AS INT) AS p FROM tx)",
+        ),
+        (
             "binning_1m_rows",
             "SELECT equal_width_edges(amount, 10), equal_frequency_edges(amount, 10), \
              monotonic_edges(amount, customer_id % 7 = 0, 20) FROM tx",

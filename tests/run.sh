@@ -19,7 +19,7 @@ venv="$cache/venv"
 # Reinstall when tests/requirements.txt changes (its hash is kept in the venv).
 wanted="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
 if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$wanted" ]; then
-  echo "== setting up $venv (moto S3 server; lifetimes, scikit-learn, mlxtend references)"
+  echo "== setting up $venv (moto S3 server; lifetimes, scikit-learn, mlxtend, fairlearn references)"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip
   "$venv/bin/pip" install --quiet -r tests/requirements.txt

@@ -1,5 +1,5 @@
 //! The analytics functions against independent reference libraries
-//! (lifetimes, scikit-learn, mlxtend, scipy), computed live by the scripts in
+//! (lifetimes, scikit-learn, mlxtend, scipy, fairlearn), computed live by the scripts in
 //! `tests/reference/` from the venv `tests/run.sh` installs. Each script
 //! drives the real binary and exits 1 on any mismatch. Without the venv the
 //! tests are skipped, unless FINSIGHT_REQUIRE_REFERENCE=1 (as in CI).
@@ -17,7 +17,7 @@ fn reference_python() -> Option<PathBuf> {
     let has_references = Command::new(&candidate)
         .args([
             "-c",
-            "import lifetimes, sklearn, mlxtend, pyarrow, empyrical",
+            "import lifetimes, sklearn, mlxtend, pyarrow, empyrical, fairlearn",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -30,8 +30,8 @@ fn run_reference(script: &str, data: &str) {
     let Some(python) = reference_python() else {
         assert!(
             std::env::var("FINSIGHT_REQUIRE_REFERENCE").is_err(),
-            "FINSIGHT_REQUIRE_REFERENCE is set but no python with lifetimes, scikit-learn, empyrical and \
-             mlxtend was found (set FINSIGHT_PYTHON)"
+            "FINSIGHT_REQUIRE_REFERENCE is set but no python with lifetimes, scikit-learn, empyrical, \
+             mlxtend and fairlearn was found (set FINSIGHT_PYTHON)"
         );
         eprintln!("skipping {script}: no python with the reference libraries (run tests/run.sh)");
         return;
@@ -61,6 +61,11 @@ fn customer_models_match_lifetimes_on_cdnow() {
 #[test]
 fn regression_clustering_and_rules_match_scikit_learn_and_mlxtend() {
     run_reference("segmentation.py", "tests/data");
+}
+
+#[test]
+fn fairness_metrics_match_fairlearn_on_german_credit() {
+    run_reference("fairness.py", "tests/data");
 }
 
 #[test]

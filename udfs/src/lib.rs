@@ -10,6 +10,7 @@
 //! session factory calls it.
 
 pub mod customer;
+pub mod fairness;
 pub mod operations;
 pub mod privacy;
 pub mod risk;
@@ -58,6 +59,7 @@ pub fn scalar_functions_with_keyring(keyring: &Arc<Keyring>) -> Vec<ScalarUDF> {
 /// Aggregate functions of every domain.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
     let mut functions = customer::aggregate_functions();
+    functions.extend(fairness::aggregate_functions());
     functions.extend(privacy::aggregate_functions());
     functions.extend(risk::aggregate_functions());
     functions
