@@ -210,6 +210,29 @@ impl AuditLog {
     }
 }
 
+/// Runs `step` again while another process holds the database (SQLITE_BUSY
+/// can come back without the busy handler being consulted, for example
+/// while a new trail is switched to WAL or a read transaction would have to
+/// upgrade); gives up after 30 seconds like the busy timeout.
+fn retry_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn open_sqlite(path: &Path) -> Result<Connection, String> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
@@ -217,36 +240,46 @@ fn open_sqlite(path: &Path) -> Result<Connection, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let conn = Connection::open(path).map_err(|e| sql_error(path, e))?;
+    let mut conn = Connection::open(path).map_err(|e| sql_error(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(|e| sql_error(path, e))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
-         CREATE TABLE IF NOT EXISTS audit_log (
-             seq INTEGER PRIMARY KEY,
-             ts_micros INTEGER NOT NULL,
-             user TEXT NOT NULL,
-             role TEXT NOT NULL,
-             purpose TEXT,
-             kind TEXT NOT NULL,
-             statement TEXT NOT NULL,
-             tables TEXT NOT NULL,
-             columns TEXT NOT NULL,
-             masks TEXT NOT NULL,
-             filters TEXT NOT NULL,
-             rows INTEGER,
-             status TEXT NOT NULL,
-             error TEXT,
-             detail TEXT,
-             prev_hash TEXT NOT NULL,
-             hash TEXT NOT NULL
-         );
-         CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
-             BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-         CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
-             BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
-    )
+    retry_busy(|| {
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL;")
+    })
+    .map_err(|e| sql_error(path, e))?;
+    retry_busy(|| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS audit_log (
+                 seq INTEGER PRIMARY KEY,
+                 ts_micros INTEGER NOT NULL,
+                 user TEXT NOT NULL,
+                 role TEXT NOT NULL,
+                 purpose TEXT,
+                 kind TEXT NOT NULL,
+                 statement TEXT NOT NULL,
+                 tables TEXT NOT NULL,
+                 columns TEXT NOT NULL,
+                 masks TEXT NOT NULL,
+                 filters TEXT NOT NULL,
+                 rows INTEGER,
+                 status TEXT NOT NULL,
+                 error TEXT,
+                 detail TEXT,
+                 prev_hash TEXT NOT NULL,
+                 hash TEXT NOT NULL
+             );
+             CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+                 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+             CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+                 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
+        )?;
+        tx.commit()
+    })
     .map_err(|e| sql_error(path, e))?;
     Ok(conn)
 }
@@ -281,29 +314,28 @@ fn next_row(last: Option<(i64, String)>, entry: &Entry) -> Row {
 }
 
 fn sqlite_append(conn: &mut Connection, path: &Path, entry: &Entry) -> Result<i64, String> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| sql_error(path, e))?;
-    let last: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(|e| sql_error(path, e))?;
-    let row = next_row(last, entry);
-    tx.execute(
-        &format!("INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
-        params![
-            row.seq, row.ts_micros, row.user, row.role, row.purpose, row.kind, row.statement,
-            row.tables, row.columns, row.masks, row.filters, row.rows, row.status, row.error,
-            row.detail, row.prev_hash, row.hash
-        ],
-    )
-    .map_err(|e| sql_error(path, e))?;
-    tx.commit().map_err(|e| sql_error(path, e))?;
-    Ok(row.seq)
+    retry_busy(|| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let last: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let row = next_row(last, entry);
+        tx.execute(
+            &format!("INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+            params![
+                row.seq, row.ts_micros, row.user, row.role, row.purpose, row.kind, row.statement,
+                row.tables, row.columns, row.masks, row.filters, row.rows, row.status, row.error,
+                row.detail, row.prev_hash, row.hash
+            ],
+        )?;
+        tx.commit()?;
+        Ok(row.seq)
+    })
+    .map_err(|e| sql_error(path, e))
 }
 
 fn sqlite_read_all(path: &Path) -> Result<Vec<Row>, String> {
@@ -311,6 +343,8 @@ fn sqlite_read_all(path: &Path) -> Result<Vec<Row>, String> {
         return Err(format!("audit trail {} does not exist", path.display()));
     }
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| sql_error(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(|e| sql_error(path, e))?;
     let mut stmt = conn
         .prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))
@@ -709,6 +743,34 @@ mod tests {
                 .any(|p| p.contains("entry 5 does not follow")),
             "{:?}",
             bad.problems
+        );
+    }
+
+    #[test]
+    fn concurrent_writers_on_a_new_trail_keep_one_chain() {
+        // Separate connections, as separate processes have, racing to create
+        // the trail and append: none may fail with "database is locked".
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("audit.db");
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let path = path.clone();
+                scope.spawn(move || {
+                    let log = AuditLog::open(&AuditTarget::Sqlite(path)).expect("open");
+                    for i in 0..20 {
+                        log.append(&entry(&format!("SELECT {t}, {i}")))
+                            .expect("append");
+                    }
+                });
+            }
+        });
+        let log = AuditLog::open(&AuditTarget::Sqlite(path)).expect("open");
+        let verification = log.verify().expect("verify");
+        assert_eq!(verification.entries, 160);
+        assert!(
+            verification.problems.is_empty(),
+            "{:?}",
+            verification.problems
         );
     }
 

@@ -13,7 +13,8 @@ import sys
 import fairlearn
 import pandas as pd
 from fairlearn.metrics import (MetricFrame, demographic_parity_difference, demographic_parity_ratio,
-                               equalized_odds_difference, false_negative_rate, true_positive_rate)
+                               equalized_odds_difference, false_negative_rate, false_positive_rate,
+                               selection_rate, true_positive_rate)
 from sklearn.metrics import precision_score
 
 BINARY, DATA = sys.argv[1], sys.argv[2]
@@ -68,6 +69,27 @@ for name, (expression, sensitive) in groups.items():
     check_close(f"{name}: equal_opportunity_diff (MetricFrame true_positive_rate)", got["eod"], gaps["tpr"])
     check_close(f"{name}: predictive_parity_diff (MetricFrame precision)", got["ppd"], gaps["precision"])
     check_close(f"{name}: false_negative_rate_diff (MetricFrame)", got["fnrd"], gaps["fnr"])
+
+# fairness_report's per-group rates against MetricFrame.by_group.
+for name, (expression, sensitive) in groups.items():
+    inner = f"SELECT {expression}, 1 - bad, approve FROM 'german_credit/model_scores.csv'"
+    report = sql(f"""
+        SELECT group_name, rows, selection_rate, true_positive_rate, false_positive_rate, precision
+        FROM fairness_report('{inner.replace("'", "''")}', '{sensitive.iloc[0]}', 0.1, 0.8, 1)""")
+    frame_by_group = MetricFrame(
+        metrics={"count": lambda t, p: len(t), "selection_rate": selection_rate,
+                 "tpr": true_positive_rate, "fpr": false_positive_rate,
+                 "precision": lambda t, p: precision_score(t, p, zero_division=0)},
+        y_true=y_true, y_pred=y_pred, sensitive_features=sensitive).by_group
+    for _, row in report.iterrows():
+        expected = frame_by_group.loc[row["group_name"]]
+        check_close(f"{name}={row['group_name']}: rows", row["rows"], expected["count"], 0)
+        check_close(f"{name}={row['group_name']}: selection_rate", row["selection_rate"], expected["selection_rate"])
+        check_close(f"{name}={row['group_name']}: true_positive_rate", row["true_positive_rate"], expected["tpr"])
+        check_close(f"{name}={row['group_name']}: false_positive_rate", row["false_positive_rate"], expected["fpr"])
+        check_close(f"{name}={row['group_name']}: precision", row["precision"], expected["precision"])
+    if len(report) != len(frame_by_group):
+        failures.append(f"{name}: {len(report)} groups vs {len(frame_by_group)}")
 
 if failures:
     print(f"{len(failures)} mismatches")

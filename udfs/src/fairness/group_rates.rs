@@ -35,18 +35,19 @@ impl Confusion {
         self.true_positives + self.false_positives + self.false_negatives + self.true_negatives
     }
 
-    fn ratio(numerator: u64, denominator: u64) -> Option<f64> {
+    /// numerator / denominator; None when the denominator is 0.
+    pub fn ratio_of(numerator: u64, denominator: u64) -> Option<f64> {
         (denominator > 0).then(|| numerator as f64 / denominator as f64)
     }
 
     /// Share predicted 1 (fairlearn's `selection_rate`).
     pub fn selection_rate(&self) -> Option<f64> {
-        Self::ratio(self.true_positives + self.false_positives, self.count())
+        Self::ratio_of(self.true_positives + self.false_positives, self.count())
     }
 
     /// TP / (TP + FN); None without positives.
     pub fn true_positive_rate(&self) -> Option<f64> {
-        Self::ratio(
+        Self::ratio_of(
             self.true_positives,
             self.true_positives + self.false_negatives,
         )
@@ -54,7 +55,7 @@ impl Confusion {
 
     /// FP / (FP + TN); None without negatives.
     pub fn false_positive_rate(&self) -> Option<f64> {
-        Self::ratio(
+        Self::ratio_of(
             self.false_positives,
             self.false_positives + self.true_negatives,
         )
@@ -62,7 +63,7 @@ impl Confusion {
 
     /// FN / (TP + FN); None without positives.
     pub fn false_negative_rate(&self) -> Option<f64> {
-        Self::ratio(
+        Self::ratio_of(
             self.false_negatives,
             self.true_positives + self.false_negatives,
         )
@@ -70,7 +71,7 @@ impl Confusion {
 
     /// TP / (TP + FP); None when nobody is predicted 1.
     pub fn precision(&self) -> Option<f64> {
-        Self::ratio(
+        Self::ratio_of(
             self.true_positives,
             self.true_positives + self.false_positives,
         )

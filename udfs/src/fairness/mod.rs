@@ -5,13 +5,20 @@ mod demographic_parity_diff;
 mod demographic_parity_ratio;
 mod equal_opportunity_diff;
 mod equalized_odds_diff;
+mod fairness_report;
 mod false_negative_rate_diff;
 mod group_rates;
 mod predictive_parity_diff;
 
 pub use group_rates::{Confusion, FairnessMetric, GroupRates};
 
+use std::sync::Arc;
+
 use datafusion::logical_expr::AggregateUDF;
+
+use crate::TableFunction;
+
+pub(crate) use fairness_report::backing_query;
 
 /// Aggregate functions of this domain.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
@@ -19,4 +26,13 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         .into_iter()
         .map(group_rates::udaf)
         .collect()
+}
+
+/// Table functions of this domain.
+pub fn table_functions() -> Vec<TableFunction> {
+    vec![TableFunction {
+        name: "fairness_report",
+        implementation: Arc::new(fairness_report::FairnessReportFunc),
+        documentation: &fairness_report::DOCUMENTATION,
+    }]
 }
