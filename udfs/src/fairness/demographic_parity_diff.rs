@@ -3,9 +3,8 @@
 use std::sync::LazyLock;
 
 use datafusion::logical_expr::Documentation;
-use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_STATISTICAL;
 
-use super::group_rates::{Confusion, GroupRates, spread};
+use super::group_rates::{Confusion, GroupRates, metric_documentation, spread};
 
 /// See [`DOCUMENTATION`]; None when no group defines the rate.
 pub fn demographic_parity_diff(groups: &GroupRates) -> Option<f64> {
@@ -13,23 +12,8 @@ pub fn demographic_parity_diff(groups: &GroupRates) -> Option<f64> {
 }
 
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DOC_SECTION_STATISTICAL,
-        "Demographic parity difference: the largest minus the smallest selection rate (share predicted 1) over the groups, as fairlearn's demographic_parity_difference. 0 means every group is granted at the same rate. The label is not used (it is accepted so that every group metric takes the same arguments). Rows with a NULL are skipped; NULL on no rows. Errors on a label or prediction other than 0/1.",
-        "demographic_parity_diff(group, label, prediction)",
+    metric_documentation(
+        "demographic_parity_diff",
+        "Demographic parity difference: the largest minus the smallest selection rate (share predicted 1) over the groups, as fairlearn's demographic_parity_difference. 0 means every group is granted at the same rate. The label is not used (it is accepted so that every group metric takes the same arguments).",
     )
-    .with_sql_example(
-        r#"```sql
-> SELECT demographic_parity_diff(sex, repaid, approved) AS gap
-  FROM (VALUES ('f', 1, 1), ('f', 0, 1), ('f', 1, 0), ('f', 0, 0),
-               ('m', 1, 1), ('m', 1, 1), ('m', 0, 0), ('m', 1, 0)) AS t(sex, repaid, approved);
-```"#,
-    )
-    .with_argument(
-        "group",
-        "The sensitive attribute (any type; for intersectional groups pass a struct or a concatenation of several columns).",
-    )
-    .with_argument("label", "1 (or true) when the favourable outcome happened (e.g. the loan was repaid), else 0.")
-    .with_argument("prediction", "1 (or true) when the model grants the favourable outcome (e.g. approves), else 0.")
-    .build()
 });

@@ -11,6 +11,7 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt6
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_STATISTICAL;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility,
@@ -107,6 +108,35 @@ pub fn extremes(
             None => Some((r, r)),
             Some((lo, hi)) => Some((lo.min(r), hi.max(r))),
         })
+}
+
+/// The documentation of a group metric: `description` then what every
+/// metric shares (NULL handling, arguments, an example).
+pub fn metric_documentation(name: &str, description: &str) -> Documentation {
+    Documentation::builder(
+        DOC_SECTION_STATISTICAL,
+        format!(
+            "{description} Rows with a NULL are skipped; NULL on no rows. Errors on a label or \
+             prediction other than 0/1."
+        ),
+        format!("{name}(group, label, prediction)"),
+    )
+    .with_sql_example(format!(
+        "```sql\n> SELECT {name}(sex, repaid, approved) AS gap\n  FROM (VALUES ('f', 1, 1), ('f', 0, 1), ('f', 1, 0), ('f', 0, 0),\n               ('m', 1, 1), ('m', 1, 1), ('m', 0, 0), ('m', 1, 0)) AS t(sex, repaid, approved);\n```"
+    ))
+    .with_argument(
+        "group",
+        "The sensitive attribute (any type; for intersectional groups pass a struct or a concatenation of several columns).",
+    )
+    .with_argument(
+        "label",
+        "1 (or true) when the favourable outcome happened (e.g. the loan was repaid), else 0.",
+    )
+    .with_argument(
+        "prediction",
+        "1 (or true) when the model grants the favourable outcome (e.g. approves), else 0.",
+    )
+    .build()
 }
 
 /// Which metric the aggregate returns.
