@@ -1,5 +1,6 @@
 //! The analytics functions against independent reference libraries
-//! (lifetimes, scikit-learn, mlxtend, scipy, fairlearn), computed live by the scripts in
+//! (lifetimes, scikit-learn, mlxtend, scipy, fairlearn, statsmodels,
+//! scikit-uplift), computed live by the scripts in
 //! `tests/reference/` from the venv `tests/run.sh` installs. Each script
 //! drives the real binary and exits 1 on any mismatch. Without the venv the
 //! tests are skipped, unless FINSIGHT_REQUIRE_REFERENCE=1 (as in CI).
@@ -17,7 +18,7 @@ fn reference_python() -> Option<PathBuf> {
     let has_references = Command::new(&candidate)
         .args([
             "-c",
-            "import lifetimes, sklearn, mlxtend, pyarrow, empyrical, fairlearn",
+            "import lifetimes, sklearn, mlxtend, pyarrow, empyrical, fairlearn, statsmodels, sklift",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -27,11 +28,18 @@ fn reference_python() -> Option<PathBuf> {
 }
 
 fn run_reference(script: &str, data: &str) {
+    run_reference_in(
+        script,
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(data),
+    );
+}
+
+fn run_reference_in(script: &str, data: &std::path::Path) {
     let Some(python) = reference_python() else {
         assert!(
             std::env::var("FINSIGHT_REQUIRE_REFERENCE").is_err(),
             "FINSIGHT_REQUIRE_REFERENCE is set but no python with lifetimes, scikit-learn, empyrical, \
-             mlxtend and fairlearn was found (set FINSIGHT_PYTHON)"
+             mlxtend, fairlearn, statsmodels and scikit-uplift was found (set FINSIGHT_PYTHON)"
         );
         eprintln!("skipping {script}: no python with the reference libraries (run tests/run.sh)");
         return;
@@ -40,7 +48,7 @@ fn run_reference(script: &str, data: &str) {
     let output = Command::new(python)
         .arg(root.join("tests/reference").join(script))
         .arg(env!("CARGO_BIN_EXE_finsight"))
-        .arg(root.join(data))
+        .arg(data)
         .env("NO_COLOR", "1")
         .output()
         .expect("run the reference script");
@@ -66,6 +74,12 @@ fn regression_clustering_and_rules_match_scikit_learn_and_mlxtend() {
 #[test]
 fn fairness_metrics_match_fairlearn_on_german_credit() {
     run_reference("fairness.py", "tests/data");
+}
+
+#[test]
+fn operations_statistics_match_scipy_statsmodels_and_scikit_uplift() {
+    let work = tempfile::tempdir().expect("temp dir");
+    run_reference_in("operations.py", work.path());
 }
 
 #[test]

@@ -60,6 +60,7 @@ pub fn scalar_functions_with_keyring(keyring: &Arc<Keyring>) -> Vec<ScalarUDF> {
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
     let mut functions = customer::aggregate_functions();
     functions.extend(fairness::aggregate_functions());
+    functions.extend(operations::aggregate_functions());
     functions.extend(privacy::aggregate_functions());
     functions.extend(risk::aggregate_functions());
     functions

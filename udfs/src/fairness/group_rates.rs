@@ -293,7 +293,7 @@ struct GroupRatesAccumulator {
 }
 
 /// The group column's values as text (NULL stays NULL).
-fn as_text(array: &ArrayRef) -> Result<StringArray> {
+pub(crate) fn as_text(array: &ArrayRef) -> Result<StringArray> {
     let formatter = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default())?;
     Ok((0..array.len())
         .map(|i| (!array.is_null(i)).then(|| formatter.value(i).to_string()))

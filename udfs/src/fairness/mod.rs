@@ -10,6 +10,7 @@ mod false_negative_rate_diff;
 mod group_rates;
 mod predictive_parity_diff;
 
+pub(crate) use group_rates::as_text;
 pub use group_rates::{Confusion, FairnessMetric, GroupRates};
 
 use std::sync::Arc;
