@@ -18,7 +18,7 @@ fn reference_python() -> Option<PathBuf> {
     let has_references = Command::new(&candidate)
         .args([
             "-c",
-            "import lifetimes, sklearn, mlxtend, pyarrow, empyrical, fairlearn, statsmodels, sklift",
+            "import lifetimes, sklearn, mlxtend, pyarrow, empyrical, fairlearn, statsmodels, sklift, aif360",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -31,15 +31,17 @@ fn run_reference(script: &str, data: &str) {
     run_reference_in(
         script,
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(data),
+        &[],
     );
 }
 
-fn run_reference_in(script: &str, data: &std::path::Path) {
+/// Runs `script FINSIGHT DATA MORE...`.
+fn run_reference_in(script: &str, data: &std::path::Path, more: &[&std::path::Path]) {
     let Some(python) = reference_python() else {
         assert!(
             std::env::var("FINSIGHT_REQUIRE_REFERENCE").is_err(),
             "FINSIGHT_REQUIRE_REFERENCE is set but no python with lifetimes, scikit-learn, empyrical, \
-             mlxtend, fairlearn, statsmodels and scikit-uplift was found (set FINSIGHT_PYTHON)"
+             mlxtend, fairlearn, statsmodels, scikit-uplift and aif360 was found (set FINSIGHT_PYTHON)"
         );
         eprintln!("skipping {script}: no python with the reference libraries (run tests/run.sh)");
         return;
@@ -49,6 +51,7 @@ fn run_reference_in(script: &str, data: &std::path::Path) {
         .arg(root.join("tests/reference").join(script))
         .arg(env!("CARGO_BIN_EXE_finsight"))
         .arg(data)
+        .args(more)
         .env("NO_COLOR", "1")
         .output()
         .expect("run the reference script");
@@ -72,14 +75,15 @@ fn regression_clustering_and_rules_match_scikit_learn_and_mlxtend() {
 }
 
 #[test]
-fn fairness_metrics_match_fairlearn_on_german_credit() {
-    run_reference("fairness.py", "tests/data");
+fn fairness_metrics_match_fairlearn_and_aif360_on_german_credit_and_demo_loans() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    run_reference_in("fairness.py", &data, &[crate::common::demo_dir()]);
 }
 
 #[test]
 fn operations_statistics_match_scipy_statsmodels_and_scikit_uplift() {
     let work = tempfile::tempdir().expect("temp dir");
-    run_reference_in("operations.py", work.path());
+    run_reference_in("operations.py", work.path(), &[]);
 }
 
 #[test]

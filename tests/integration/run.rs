@@ -197,3 +197,34 @@ fn example_analyses_in_sql_pass_on_demo_data() {
         .expect("run finsight");
     assert_exit(&output, 0);
 }
+
+/// The fairness audit is a gate: decisions that break the policy fail it.
+/// Here the live decisions refuse women with a PD of 0.1 or more (men keep
+/// the model's 0.25 cut-off): the four-fifths rule by gender must fail,
+/// naming the rule and the offending group.
+#[test]
+fn fairness_audit_fails_on_decisions_that_break_the_policy() {
+    let audit = std::fs::read_to_string("sql/fairness_audit.sql").expect("read the audit");
+    let live = "SELECT d.*, CAST(1 - d.model_score >= t.threshold AS INT) AS approved_live";
+    assert!(audit.contains(live), "the audit's live decisions changed");
+    let biased = audit.replace(
+        live,
+        "SELECT d.*, CASE WHEN d.gender = 'F' THEN CAST(d.model_score < 0.1 AS INT) \
+         ELSE d.approved END AS approved_live",
+    );
+    let dir = scratch("biased-audit");
+    let script = dir.join("biased_audit.sql");
+    std::fs::write(&script, biased).expect("write the script");
+    let output = finsight()
+        .args(["run", "--dir"])
+        .arg(demo_dir())
+        .arg(&script)
+        .output()
+        .expect("run finsight");
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(
+        err.contains("assertion failed: P1 four-fifths rule by gender"),
+        "{err}"
+    );
+}

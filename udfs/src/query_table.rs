@@ -215,3 +215,42 @@ impl TableProvider for UnnestedAggregateTable {
         )?))
     }
 }
+
+/// Plans `sql` (built around the user's query argument) through the
+/// caller's session and collects its rows: the body of the table functions
+/// that summarise a query (`fairness_report`, `calibration_by_group`,
+/// `group_thresholds`). A planning error says what the query must return.
+pub async fn collect_query(
+    state: &dyn Session,
+    function: &str,
+    sql: &str,
+    must_return: &str,
+) -> Result<Vec<datafusion::arrow::array::RecordBatch>> {
+    let Some(session) = state.as_any().downcast_ref::<SessionState>() else {
+        return plan_err!("{function}: needs a DataFusion SessionState");
+    };
+    let plan = match session.create_logical_plan(sql).await {
+        Ok(plan) => plan,
+        Err(e) => {
+            return plan_err!(
+                "{function}: argument 'query' must return {must_return}: {}",
+                e.strip_backtrace()
+            );
+        }
+    };
+    let physical = session.create_physical_plan(&plan).await?;
+    datafusion::physical_plan::collect(physical, session.task_ctx()).await
+}
+
+/// Scans a table function's computed rows.
+pub async fn scan_rows(
+    state: &dyn Session,
+    schema: &SchemaRef,
+    batch: datafusion::arrow::array::RecordBatch,
+    projection: Option<&Vec<usize>>,
+    filters: &[Expr],
+    limit: Option<usize>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let table = datafusion::datasource::MemTable::try_new(Arc::clone(schema), vec![vec![batch]])?;
+    table.scan(state, projection, filters, limit).await
+}

@@ -11,13 +11,12 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::datasource::{MemTable, TableType};
-use datafusion::execution::session_state::SessionState;
+use datafusion::datasource::TableType;
 use datafusion::logical_expr::{Documentation, Expr};
-use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::physical_plan::ExecutionPlan;
 
 use super::group_rates::{Confusion, GroupRates};
-use crate::query_table::{call_schema, literal, number, query_argument};
+use crate::query_table::{call_schema, collect_query, literal, number, query_argument, scan_rows};
 
 const NAME: &str = "fairness_report";
 const DEFAULT_MAX_GAP: f64 = 0.1;
@@ -138,7 +137,7 @@ struct FairnessReportTable {
 /// Confusion counts per group, by one grouped SQL aggregate over the
 /// caller's query (so the counting is DataFusion's vectorized, parallel
 /// GROUP BY); errors on a label or prediction other than 0/1.
-async fn count_groups(session: &SessionState, query: &str) -> Result<GroupRates> {
+async fn count_groups(state: &dyn Session, query: &str) -> Result<GroupRates> {
     let sql = format!(
         "SELECT arrow_cast(CAST(grp AS VARCHAR), 'Utf8') AS grp, \
            count(*) FILTER (WHERE l = 1 AND p = 1) AS tp, \
@@ -152,15 +151,15 @@ async fn count_groups(session: &SessionState, query: &str) -> Result<GroupRates>
          WHERE grp IS NOT NULL AND l IS NOT NULL AND p IS NOT NULL \
          GROUP BY 1"
     );
-    let plan = session.create_logical_plan(&sql).await.map_err(|e| {
-        datafusion::error::DataFusionError::Plan(format!(
-            "{NAME}: argument 'query' must return three columns (group, label 0/1, prediction 0/1): {}",
-            e.strip_backtrace()
-        ))
-    })?;
-    let physical = session.create_physical_plan(&plan).await?;
+    let batches = collect_query(
+        state,
+        NAME,
+        &sql,
+        "three columns (group, label 0/1, prediction 0/1)",
+    )
+    .await?;
     let mut groups = GroupRates::new();
-    for batch in collect(physical, session.task_ctx()).await? {
+    for batch in batches {
         let names = batch.column(0).as_string::<i32>();
         let count = |i: usize| batch.column(i).as_primitive::<Int64Type>();
         let (tp, fp, fn_, tn) = (count(1), count(2), count(3), count(4));
@@ -309,13 +308,9 @@ impl TableProvider for FairnessReportTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let Some(session) = state.as_any().downcast_ref::<SessionState>() else {
-            return plan_err!("{NAME}: needs a DataFusion SessionState");
-        };
-        let groups = count_groups(session, &self.query).await?;
+        let groups = count_groups(state, &self.query).await?;
         let batch = report(&groups, &self.reference, &self.thresholds, &self.schema)?;
-        let table = MemTable::try_new(Arc::clone(&self.schema), vec![vec![batch]])?;
-        table.scan(state, projection, filters, limit).await
+        scan_rows(state, &self.schema, batch, projection, filters, limit).await
     }
 }
 
