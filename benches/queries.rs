@@ -108,6 +108,24 @@ fn bench_sql(c: &mut Criterion) {
                      CAST(customer_id % 3 = 0 AS INT) AS l, CAST(amount > 600 AS INT) AS p FROM tx)",
         ),
         (
+            "calibration_and_thresholds_1m_rows_10_groups",
+            "SELECT (SELECT count(*) FROM calibration_by_group('SELECT customer_id % 10, \
+             CAST(customer_id % 3 = 0 AS INT), amount / 1400.0 FROM tx')), \
+             (SELECT count(*) FROM group_thresholds('SELECT customer_id % 10, \
+             CAST(customer_id % 3 = 0 AS INT), amount, CAST(amount > 600 AS INT) FROM tx', 'selection_rate'))",
+        ),
+        (
+            "ab_tests_1m_rows_100_campaigns",
+            "SELECT customer_id % 100, ab_test_proportions(customer_id % 2 = 0, amount > 600), \
+             ab_test_means(customer_id % 2 = 0, amount) FROM tx GROUP BY 1",
+        ),
+        (
+            "chi_square_elasticity_qini_1m_rows",
+            "SELECT chi_square_test(customer_id % 7, customer_id % 5), \
+             price_elasticity(amount + 1, lat), \
+             qini_coefficient(lon, customer_id % 2, CAST(amount > 600 AS INT)) FROM tx",
+        ),
+        (
             "binning_1m_rows",
             "SELECT equal_width_edges(amount, 10), equal_frequency_edges(amount, 10), \
              monotonic_edges(amount, customer_id % 7 = 0, 20) FROM tx",

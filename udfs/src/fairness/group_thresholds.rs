@@ -374,46 +374,6 @@ impl TableProvider for GroupThresholdsTable {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn table(rows: &[(f64, i64, i64)]) -> ScoreTable {
-        rows.iter()
-            .map(|&(s, n, p)| {
-                (
-                    s,
-                    ScoreCounts {
-                        rows: n,
-                        positives: p,
-                        ..Default::default()
-                    },
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn thresholds_hit_the_closest_rate_from_the_top() {
-        // Scores 0.9 (2 rows, 2 positives), 0.6 (1, 0), 0.4 (2, 1), 0.1 (5, 0):
-        // selection rates 0.2, 0.3, 0.5, 1.0 at thresholds 0.9, 0.6, 0.4, 0.1.
-        let scores = table(&[(0.9, 2, 2), (0.6, 1, 0), (0.4, 2, 1), (0.1, 5, 0)]);
-        let rate = Constraint::SelectionRate;
-        assert_eq!(threshold_for(&scores, rate, 0.3), Some((0.6, 3, 2)));
-        assert_eq!(threshold_for(&scores, rate, 0.45), Some((0.4, 5, 3)));
-        assert_eq!(
-            threshold_for(&scores, rate, 0.05),
-            Some((f64::INFINITY, 0, 0))
-        );
-        // TPR 2/3 is reached at 0.9 already; 0.6 adds a false positive only.
-        let tpr = Constraint::TruePositiveRate;
-        assert_eq!(threshold_for(&scores, tpr, 0.7), Some((0.9, 2, 2)));
-        assert_eq!(threshold_for(&scores, tpr, 1.0), Some((0.4, 5, 3)));
-        // No positives: the TPR is undefined.
-        assert_eq!(threshold_for(&table(&[(0.5, 3, 0)]), tpr, 0.5), None);
-    }
-}
-
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_GENERAL,
@@ -454,3 +414,43 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     )
     .build()
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: &[(f64, i64, i64)]) -> ScoreTable {
+        rows.iter()
+            .map(|&(s, n, p)| {
+                (
+                    s,
+                    ScoreCounts {
+                        rows: n,
+                        positives: p,
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn thresholds_hit_the_closest_rate_from_the_top() {
+        // Scores 0.9 (2 rows, 2 positives), 0.6 (1, 0), 0.4 (2, 1), 0.1 (5, 0):
+        // selection rates 0.2, 0.3, 0.5, 1.0 at thresholds 0.9, 0.6, 0.4, 0.1.
+        let scores = table(&[(0.9, 2, 2), (0.6, 1, 0), (0.4, 2, 1), (0.1, 5, 0)]);
+        let rate = Constraint::SelectionRate;
+        assert_eq!(threshold_for(&scores, rate, 0.3), Some((0.6, 3, 2)));
+        assert_eq!(threshold_for(&scores, rate, 0.45), Some((0.4, 5, 3)));
+        assert_eq!(
+            threshold_for(&scores, rate, 0.05),
+            Some((f64::INFINITY, 0, 0))
+        );
+        // TPR 2/3 is reached at 0.9 already; 0.6 adds a false positive only.
+        let tpr = Constraint::TruePositiveRate;
+        assert_eq!(threshold_for(&scores, tpr, 0.7), Some((0.9, 2, 2)));
+        assert_eq!(threshold_for(&scores, tpr, 1.0), Some((0.4, 5, 3)));
+        // No positives: the TPR is undefined.
+        assert_eq!(threshold_for(&table(&[(0.5, 3, 0)]), tpr, 0.5), None);
+    }
+}

@@ -168,6 +168,30 @@ impl AggregateUDFImpl for QiniCoefficientFunc {
     }
 }
 
+static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        DOC_SECTION_STATISTICAL,
+        "Qini coefficient of an uplift model on a randomised campaign: customers are ranked by \
+         predicted uplift, highest first; the Qini curve counts incremental conversions among \
+         the top k (treated conversions minus control conversions scaled to the treated count) \
+         and the coefficient is its area above the random-targeting diagonal divided by that of \
+         the perfect ranking - scikit-uplift's qini_auc_score (negative_effect=True, Radcliffe \
+         2007). 1 = perfect, 0 = random, negative = worse than random. Tied scores form one step. \
+         Rows with a NULL are skipped; NULL without rows or when no ranking can beat random.",
+        "qini_coefficient(uplift, treated, converted)",
+    )
+    .with_sql_example(
+        r#"```sql
+> SELECT campaign_id, qini_coefficient(predicted_uplift, group_name = 'treatment', responded) AS qini
+  FROM scored_responses GROUP BY campaign_id;
+```"#,
+    )
+    .with_argument("uplift", "Predicted uplift (higher = more persuadable).")
+    .with_argument("treated", "true (1) for the treatment arm, false (0) for control.")
+    .with_argument("converted", "true (1) when the customer converted (responded).")
+    .build()
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,27 +217,3 @@ mod tests {
         assert!(qini_coefficient(&reversed, &treated, &converted).unwrap() < 0.0);
     }
 }
-
-static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DOC_SECTION_STATISTICAL,
-        "Qini coefficient of an uplift model on a randomised campaign: customers are ranked by \
-         predicted uplift, highest first; the Qini curve counts incremental conversions among \
-         the top k (treated conversions minus control conversions scaled to the treated count) \
-         and the coefficient is its area above the random-targeting diagonal divided by that of \
-         the perfect ranking - scikit-uplift's qini_auc_score (negative_effect=True, Radcliffe \
-         2007). 1 = perfect, 0 = random, negative = worse than random. Tied scores form one step. \
-         Rows with a NULL are skipped; NULL without rows or when no ranking can beat random.",
-        "qini_coefficient(uplift, treated, converted)",
-    )
-    .with_sql_example(
-        r#"```sql
-> SELECT campaign_id, qini_coefficient(predicted_uplift, group_name = 'treatment', responded) AS qini
-  FROM scored_responses GROUP BY campaign_id;
-```"#,
-    )
-    .with_argument("uplift", "Predicted uplift (higher = more persuadable).")
-    .with_argument("treated", "true (1) for the treatment arm, false (0) for control.")
-    .with_argument("converted", "true (1) when the customer converted (responded).")
-    .build()
-});
