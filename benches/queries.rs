@@ -110,9 +110,9 @@ fn bench_sql(c: &mut Criterion) {
         (
             "calibration_and_thresholds_1m_rows_10_groups",
             "SELECT (SELECT count(*) FROM calibration_by_group('SELECT customer_id % 10, \
-             CAST(customer_id % 3 = 0 AS INT), amount / 1400.0 FROM tx')), \
+             CAST(customer_id % 3 = 0 AS INT), amount / 1400.0 FROM tx')) AS bins, \
              (SELECT count(*) FROM group_thresholds('SELECT customer_id % 10, \
-             CAST(customer_id % 3 = 0 AS INT), amount, CAST(amount > 600 AS INT) FROM tx', 'selection_rate'))",
+             CAST(customer_id % 3 = 0 AS INT), amount, CAST(amount > 600 AS INT) FROM tx', 'selection_rate')) AS thresholds",
         ),
         (
             "ab_tests_1m_rows_100_campaigns",
