@@ -218,8 +218,8 @@ impl TableProvider for UnnestedAggregateTable {
 
 /// Plans `sql` (built around the user's query argument) through the
 /// caller's session and collects its rows: the body of the table functions
-/// that summarise a query (`fairness_report`, `calibration_by_group`,
-/// `group_thresholds`). A planning error says what the query must return.
+/// that summarise a query (see [`QueryReport`]). A planning error says what
+/// the query must return.
 pub async fn collect_query(
     state: &dyn Session,
     function: &str,
@@ -242,15 +242,67 @@ pub async fn collect_query(
     datafusion::physical_plan::collect(physical, session.task_ctx()).await
 }
 
-/// Scans a table function's computed rows.
-pub async fn scan_rows(
-    state: &dyn Session,
-    schema: &SchemaRef,
-    batch: datafusion::arrow::array::RecordBatch,
-    projection: Option<&Vec<usize>>,
-    filters: &[Expr],
-    limit: Option<usize>,
-) -> Result<Arc<dyn ExecutionPlan>> {
-    let table = datafusion::datasource::MemTable::try_new(Arc::clone(schema), vec![vec![batch]])?;
-    table.scan(state, projection, filters, limit).await
+/// What a table function that summarises the user's query computes when
+/// its table is scanned (`fairness_report`, `calibration_by_group`,
+/// `group_thresholds`): the arguments it was called with, and the rows.
+#[async_trait]
+pub trait QueryReport: std::fmt::Debug + Send + Sync + 'static {
+    /// The user's query, for the audit trail (see [`backing_query`]).
+    fn query(&self) -> &str;
+
+    /// The table's rows, as one batch of `schema`.
+    async fn rows(
+        &self,
+        state: &dyn Session,
+        schema: &SchemaRef,
+    ) -> Result<datafusion::arrow::array::RecordBatch>;
+}
+
+/// The table of a [`QueryReport`]: computed at scan time through the
+/// caller's session, so governance applies to the query it reads.
+#[derive(Debug)]
+pub struct QueryReportTable<R> {
+    report: R,
+    schema: SchemaRef,
+}
+
+impl<R: QueryReport> QueryReportTable<R> {
+    /// `call` is the call's text for the schema metadata (see [`call_schema`]).
+    pub fn new(report: R, fields: Vec<datafusion::arrow::datatypes::Field>, call: &str) -> Self {
+        Self {
+            report,
+            schema: call_schema(fields, call),
+        }
+    }
+
+    /// The report's query when `provider` is this kind of table.
+    pub fn backing_query(provider: &dyn TableProvider) -> Option<&str> {
+        provider
+            .downcast_ref::<Self>()
+            .map(|table| table.report.query())
+    }
+}
+
+#[async_trait]
+impl<R: QueryReport> TableProvider for QueryReportTable<R> {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let batch = self.report.rows(state, &self.schema).await?;
+        let table =
+            datafusion::datasource::MemTable::try_new(Arc::clone(&self.schema), vec![vec![batch]])?;
+        table.scan(state, projection, filters, limit).await
+    }
 }

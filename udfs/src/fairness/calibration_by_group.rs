@@ -13,11 +13,9 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::datasource::TableType;
-use datafusion::logical_expr::{Documentation, Expr};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::logical_expr::Documentation;
 
-use crate::query_table::{call_schema, collect_query, literal, query_argument, scan_rows};
+use crate::query_table::{QueryReport, QueryReportTable, collect_query, literal, query_argument};
 
 const NAME: &str = "calibration_by_group";
 const DEFAULT_BINS: i64 = 10;
@@ -50,11 +48,12 @@ impl TableFunctionImpl for CalibrationByGroupFunc {
                 );
             }
         };
-        Ok(Arc::new(CalibrationTable {
-            schema: call_schema(fields(), &format!("{bins}:{query}")),
-            query,
-            bins,
-        }))
+        let call = format!("{bins}:{query}");
+        Ok(Arc::new(QueryReportTable::new(
+            Calibration { query, bins },
+            fields(),
+            &call,
+        )))
     }
 }
 
@@ -75,16 +74,13 @@ fn fields() -> Vec<Field> {
 
 /// See [`crate::query_table::backing_query`].
 pub(crate) fn backing_query(table: &dyn TableProvider) -> Option<&str> {
-    table
-        .downcast_ref::<CalibrationTable>()
-        .map(|t| t.query.as_str())
+    QueryReportTable::<Calibration>::backing_query(table)
 }
 
 #[derive(Debug)]
-struct CalibrationTable {
+struct Calibration {
     query: String,
     bins: i64,
-    schema: SchemaRef,
 }
 
 /// The grouped SQL: scikit-learn's uniform bins, edges k * (1 / bins) as
@@ -168,22 +164,12 @@ fn calibration_rows(cells: &Cells, bins: i64, schema: &SchemaRef) -> Result<Reco
 }
 
 #[async_trait]
-impl TableProvider for CalibrationTable {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
+impl QueryReport for Calibration {
+    fn query(&self) -> &str {
+        &self.query
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn rows(&self, state: &dyn Session, schema: &SchemaRef) -> Result<RecordBatch> {
         let batches = collect_query(
             state,
             NAME,
@@ -217,8 +203,7 @@ impl TableProvider for CalibrationTable {
                     );
             }
         }
-        let batch = calibration_rows(&cells, self.bins, &self.schema)?;
-        scan_rows(state, &self.schema, batch, projection, filters, limit).await
+        calibration_rows(&cells, self.bins, schema)
     }
 }
 

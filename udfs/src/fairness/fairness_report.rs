@@ -11,12 +11,12 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::datasource::TableType;
-use datafusion::logical_expr::{Documentation, Expr};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::logical_expr::Documentation;
 
 use super::group_rates::{Confusion, GroupRates};
-use crate::query_table::{call_schema, collect_query, literal, number, query_argument, scan_rows};
+use crate::query_table::{
+    QueryReport, QueryReportTable, collect_query, literal, number, query_argument,
+};
 
 const NAME: &str = "fairness_report";
 const DEFAULT_MAX_GAP: f64 = 0.1;
@@ -87,12 +87,15 @@ impl TableFunctionImpl for FairnessReportFunc {
             },
         };
         let call = format!("{reference}:{thresholds:?}:{query}");
-        Ok(Arc::new(FairnessReportTable {
-            schema: call_schema(report_fields(), &call),
-            query,
-            reference,
-            thresholds,
-        }))
+        Ok(Arc::new(QueryReportTable::new(
+            FairnessReport {
+                query,
+                reference,
+                thresholds,
+            },
+            report_fields(),
+            &call,
+        )))
     }
 }
 
@@ -121,17 +124,14 @@ fn report_fields() -> Vec<Field> {
 
 /// See [`crate::query_table::backing_query`].
 pub(crate) fn backing_query(table: &dyn TableProvider) -> Option<&str> {
-    table
-        .downcast_ref::<FairnessReportTable>()
-        .map(|t| t.query.as_str())
+    QueryReportTable::<FairnessReport>::backing_query(table)
 }
 
 #[derive(Debug)]
-struct FairnessReportTable {
+struct FairnessReport {
     query: String,
     reference: String,
     thresholds: Thresholds,
-    schema: SchemaRef,
 }
 
 /// Confusion counts per group, by one grouped SQL aggregate over the
@@ -292,25 +292,14 @@ fn report(
 }
 
 #[async_trait]
-impl TableProvider for FairnessReportTable {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
+impl QueryReport for FairnessReport {
+    fn query(&self) -> &str {
+        &self.query
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn rows(&self, state: &dyn Session, schema: &SchemaRef) -> Result<RecordBatch> {
         let groups = count_groups(state, &self.query).await?;
-        let batch = report(&groups, &self.reference, &self.thresholds, &self.schema)?;
-        scan_rows(state, &self.schema, batch, projection, filters, limit).await
+        report(&groups, &self.reference, &self.thresholds, schema)
     }
 }
 

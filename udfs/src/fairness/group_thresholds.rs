@@ -13,11 +13,11 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::datasource::TableType;
-use datafusion::logical_expr::{Documentation, Expr};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::logical_expr::Documentation;
 
-use crate::query_table::{call_schema, collect_query, literal, number, query_argument, scan_rows};
+use crate::query_table::{
+    QueryReport, QueryReportTable, collect_query, literal, number, query_argument,
+};
 
 const NAME: &str = "group_thresholds";
 
@@ -79,12 +79,16 @@ impl TableFunctionImpl for GroupThresholdsFunc {
                 Some(v)
             }
         };
-        Ok(Arc::new(GroupThresholdsTable {
-            schema: call_schema(fields(), &format!("{constraint:?}:{target:?}:{query}")),
-            query,
-            constraint,
-            target,
-        }))
+        let call = format!("{constraint:?}:{target:?}:{query}");
+        Ok(Arc::new(QueryReportTable::new(
+            GroupThresholds {
+                query,
+                constraint,
+                target,
+            },
+            fields(),
+            &call,
+        )))
     }
 }
 
@@ -109,17 +113,14 @@ fn fields() -> Vec<Field> {
 
 /// See [`crate::query_table::backing_query`].
 pub(crate) fn backing_query(table: &dyn TableProvider) -> Option<&str> {
-    table
-        .downcast_ref::<GroupThresholdsTable>()
-        .map(|t| t.query.as_str())
+    QueryReportTable::<GroupThresholds>::backing_query(table)
 }
 
 #[derive(Debug)]
-struct GroupThresholdsTable {
+struct GroupThresholds {
     query: String,
     constraint: Constraint,
     target: Option<f64>,
-    schema: SchemaRef,
 }
 
 /// Rows sharing one score in one group: (rows, positives, decided 1, true
@@ -304,22 +305,12 @@ fn thresholds(
 }
 
 #[async_trait]
-impl TableProvider for GroupThresholdsTable {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
+impl QueryReport for GroupThresholds {
+    fn query(&self) -> &str {
+        &self.query
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn rows(&self, state: &dyn Session, schema: &SchemaRef) -> Result<RecordBatch> {
         let batches = collect_query(
             state,
             NAME,
@@ -369,8 +360,7 @@ impl TableProvider for GroupThresholdsTable {
         for scores in groups.values_mut() {
             scores.sort_by(|a, b| b.0.total_cmp(&a.0));
         }
-        let batch = thresholds(&groups, self.constraint, self.target, &self.schema)?;
-        scan_rows(state, &self.schema, batch, projection, filters, limit).await
+        thresholds(&groups, self.constraint, self.target, schema)
     }
 }
 
