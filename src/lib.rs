@@ -17,6 +17,7 @@ pub mod governance;
 pub mod output;
 pub mod repl;
 pub mod script;
+pub mod server;
 pub mod session;
 pub mod sql;
 pub mod storage;

@@ -16,6 +16,7 @@ use finsight::governance::{Governance, erasure, identity};
 use finsight::output::OutputFormat;
 use finsight::repl::{Repl, ReplOptions};
 use finsight::script::{self, RunOptions};
+use finsight::server;
 use finsight::session::{self, SessionOptions};
 use finsight::{Error, Result};
 
@@ -130,6 +131,41 @@ enum Sub {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// Serve the tables of DIR over Arrow Flight SQL (ADBC, JDBC, ODBC, pyarrow.flight):
+    /// users log in with the policy's passwords and see what their role allows.
+    Serve {
+        /// Address to listen on (port 0 picks a free port, printed at start).
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        addr: std::net::SocketAddr,
+        /// PEM certificate chain for TLS (with --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for TLS (with --tls-cert).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// How long a login's bearer token is valid.
+        #[arg(long, default_value = "1h", value_name = "DURATION")]
+        token_ttl: String,
+        /// Failed logins of one user name before it is locked out for --login-lockout
+        /// (a client address may fail four times as often).
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        max_login_failures: u32,
+        /// How long repeated failed logins lock a user name or address out.
+        #[arg(long, default_value = "5m", value_name = "DURATION")]
+        login_lockout: String,
+        /// Memory each query's operators may hold (sorts, joins and aggregates spill beyond it).
+        #[arg(long, default_value = "1G", value_name = "SIZE")]
+        query_memory_limit: String,
+        /// Longest a query may run, from planning to the last batch sent.
+        #[arg(long, default_value = "10m", value_name = "DURATION")]
+        query_timeout: String,
+        /// Queries one user may run at the same time.
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        max_queries_per_user: usize,
+        /// After SIGTERM, how long running queries may take to finish before they are cancelled.
+        #[arg(long, default_value = "30s", value_name = "DURATION")]
+        shutdown_grace: String,
     },
     /// Policy tools.
     Policy {
@@ -462,6 +498,78 @@ fn real_main(cli: Cli) -> Result<()> {
                     log.describe()
                 )))
             }
+        }
+        Some(Sub::Serve {
+            addr,
+            tls_cert,
+            tls_key,
+            token_ttl,
+            max_login_failures,
+            login_lockout,
+            query_memory_limit,
+            query_timeout,
+            max_queries_per_user,
+            shutdown_grace,
+        }) => {
+            let dir = required_dir(&cli.engine, "serve")?;
+            if cli.engine.user.is_some() || cli.engine.role.is_some() {
+                return Err(Error::Usage(
+                    "serve: clients log in as users of the policy; --user and --role do not apply"
+                        .into(),
+                ));
+            }
+            let policy = Governance::find_policy(cli.engine.policy.as_deref(), Some(&dir))
+                .ok_or_else(|| {
+                    Error::Usage(
+                        "serve needs a policy file with users and password hashes (--policy FILE or DIR/.finsight/policy.toml)"
+                            .into(),
+                    )
+                })?;
+            let keyring = session::load_keyring(cli.engine.keyring.as_deref(), Some(&dir))?;
+            let base = SessionOptions {
+                governance: None,
+                keyring: Arc::new(keyring),
+                data_dir: Some(dir.clone()),
+                memory_limit: None,
+                target_partitions: cli.engine.target_partitions,
+            };
+            if cli.engine.memory_limit.is_some() {
+                return Err(Error::Usage(
+                    "serve: use --query-memory-limit (per query) instead of --memory-limit".into(),
+                ));
+            }
+            let options = server::ServeOptions {
+                addr,
+                tls: tls_cert.zip(tls_key),
+                auth: server::AuthOptions {
+                    token_ttl: server::parse_duration(&token_ttl)?,
+                    max_failures: max_login_failures.max(1),
+                    lockout: server::parse_duration(&login_lockout)?,
+                },
+                limits: server::Limits {
+                    query_memory: session::parse_memory_size(&query_memory_limit)?,
+                    query_timeout: server::parse_duration(&query_timeout)?,
+                    queries_per_user: max_queries_per_user.max(1),
+                },
+                shutdown_grace: server::parse_duration(&shutdown_grace)?,
+            };
+            let tls = options.tls.is_some();
+            let served = runtime.block_on(server::serve(base, policy, options, |local| {
+                let scheme = if tls { "grpc+tls" } else { "grpc" };
+                // Scripts and tests wait for this line (and read the port from it).
+                println!(
+                    "finsight serve: listening on {scheme}://{local} (data {}); Ctrl-C or SIGTERM stops",
+                    dir.display()
+                );
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+            }));
+            // Cancelled queries may still be inside a long CPU-bound step;
+            // their audit entries are written, so do not wait for it.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            served?;
+            eprintln!("finsight serve: stopped; every statement was recorded in the audit trail");
+            Ok(())
         }
         Some(Sub::Policy {
             action: PolicyAction::Check,

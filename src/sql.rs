@@ -94,6 +94,32 @@ pub fn identity_calls_without_parentheses(sql: &str) -> std::borrow::Cow<'_, str
         .into()
 }
 
+/// JDBC/ODBC-style `?` parameters as DataFusion's positional `$1, $2, ...`,
+/// numbered left to right. `?` inside strings and comments is untouched.
+pub fn numbered_placeholders(sql: &str) -> std::borrow::Cow<'_, str> {
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return sql.into();
+    };
+    if !tokens
+        .iter()
+        .any(|t| matches!(t, Token::Placeholder(p) if p == "?"))
+    {
+        return sql.into();
+    }
+    let mut next = 0;
+    tokens
+        .iter()
+        .map(|token| match token {
+            Token::Placeholder(p) if p == "?" => {
+                next += 1;
+                format!("${next}")
+            }
+            other => other.to_string(),
+        })
+        .collect::<String>()
+        .into()
+}
+
 fn is_trivia(token: &Token) -> bool {
     matches!(token, Token::Whitespace(_) | Token::EOF)
 }
@@ -618,6 +644,15 @@ fn erase(ctx: &SessionContext, subject: &str) -> Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn question_marks_become_numbered_placeholders() {
+        assert_eq!(
+            numbered_placeholders("SELECT '?' AS q, a FROM t WHERE a = ? AND b < ? -- ?"),
+            "SELECT '?' AS q, a FROM t WHERE a = $1 AND b < $2 -- ?"
+        );
+        assert_eq!(numbered_placeholders("SELECT $1"), "SELECT $1");
+    }
 
     #[test]
     fn current_user_takes_optional_parentheses() {

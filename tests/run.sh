@@ -19,7 +19,7 @@ venv="$cache/venv"
 # Reinstall when tests/requirements.txt changes (its hash is kept in the venv).
 wanted="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
 if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$wanted" ]; then
-  echo "== setting up $venv (moto S3 server; lifetimes, scikit-learn, mlxtend, fairlearn references)"
+  echo "== setting up $venv (moto S3 server; reference libraries; ADBC Flight SQL clients)"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip
   "$venv/bin/pip" install --quiet -r tests/requirements.txt
@@ -31,6 +31,13 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
   echo "== installing PostgreSQL (Debian package postgresql)"
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq && $sudo apt-get install -y -qq postgresql >/dev/null
+fi
+
+# openssl makes the self-signed certificate of the Flight-over-TLS test.
+if ! command -v openssl >/dev/null; then
+  echo "== installing openssl (Debian package openssl)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq openssl >/dev/null
 fi
 
 export FINSIGHT_PYTHON="$venv/bin/python"

@@ -297,6 +297,14 @@ impl Access {
     }
 }
 
+/// A table the session's role may not read (listed by the shell's `\d`,
+/// left out of Flight SQL's GetTables).
+pub fn is_denied_table(provider: &dyn TableProvider) -> bool {
+    provider
+        .downcast_ref::<system_tables::DeniedTable>()
+        .is_some()
+}
+
 fn policy_error(e: PolicyError) -> Error {
     Error::Usage(e.to_string())
 }

@@ -93,3 +93,21 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("write file");
     path
 }
+
+/// The test venv's python (FINSIGHT_PYTHON, else the one tests/run.sh
+/// makes), if it can import every module of `imports` ("a, b").
+pub fn venv_python(imports: &str) -> Option<PathBuf> {
+    let candidate = std::env::var_os("FINSIGHT_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/finsight/venv/bin/python"))
+        })?;
+    let ok = Command::new(&candidate)
+        .args(["-c", &format!("import {imports}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(candidate)
+}

@@ -12,3 +12,4 @@ mod reference;
 mod repl;
 mod run;
 mod s3;
+mod server;

@@ -6,25 +6,12 @@
 //! tests are skipped, unless FINSIGHT_REQUIRE_REFERENCE=1 (as in CI).
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn reference_python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("FINSIGHT_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/finsight/venv/bin/python"))
-        })?;
-    let has_references = Command::new(&candidate)
-        .args([
-            "-c",
-            "import lifetimes, sklearn, mlxtend, pyarrow, empyrical, fairlearn, statsmodels, sklift, aif360",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    has_references.then_some(candidate)
+    crate::common::venv_python(
+        "lifetimes, sklearn, mlxtend, pyarrow, empyrical, fairlearn, statsmodels, sklift, aif360",
+    )
 }
 
 fn run_reference(script: &str, data: &str) {
