@@ -129,6 +129,20 @@ def scenario_clients():
             cur.execute("SELECT customer_id FROM customers WHERE customer_id = ?", parameters=(value,))
             check(cur.fetchall() == [(value,)], "re-executing with new parameters")
 
+        # executeUpdate (CommandStatementUpdate): a view of adam's own, which
+        # keeps his row filter and masks.
+        stmt = cur.adbc_statement
+        stmt.set_sql_query("CREATE VIEW my_segments AS SELECT segment, email FROM customers")
+        stmt.execute_update()
+        cur.execute("SELECT count(*), count(DISTINCT segment) FROM my_segments")
+        n, _ = cur.fetchone()
+        check(n == len(south), "a view created over Flight keeps the row filter")
+        expect_error(
+            lambda: (stmt.set_sql_query("DROP TABLE customers"), stmt.execute_update()),
+            Exception,
+            "permission denied",
+        )
+
         # Metadata calls.
         info = adam.adbc_get_info()
         check(info["vendor_name"] == "finsight", f"GetSqlInfo: {info}")
@@ -181,8 +195,8 @@ def scenario_clients():
         by_user = {}
         for row in rows:
             by_user.setdefault(row["user_name"], []).append(row)
-        # adam: seven statements over ADBC and one in the shell; each exactly once.
-        check(len(by_user.get("adam", [])) == 8, f"adam's statements audited: {len(by_user.get('adam', []))}")
+        # adam: ten statements over ADBC and one in the shell; each exactly once.
+        check(len(by_user.get("adam", [])) == 11, f"adam's statements audited: {len(by_user.get('adam', []))}")
         check(any("/* parameters: $1 = " in r["statement"] for r in by_user["adam"]), "bound values are audited")
         check(any(r["status"] == "denied" for r in by_user["maria"]), "maria's denied statement is audited")
         logins = server.audit_rows("kind = 'login'")
