@@ -155,10 +155,12 @@ def cancel_flight_info_request(info):
 class PyarrowClient:
     """pyarrow.flight with the bearer token of a basic-auth login."""
 
-    def __init__(self, uri, user, password=None, **client_kwargs):
+    def __init__(self, uri, user, password=None, login_headers=(), **client_kwargs):
         self.client = flight.FlightClient(uri, **client_kwargs)
         header = self.client.authenticate_basic_token(
-            user, password if password is not None else user + PASSWORD_SUFFIX
+            user,
+            password if password is not None else user + PASSWORD_SUFFIX,
+            flight.FlightCallOptions(headers=list(login_headers)),
         )
         self.options = flight.FlightCallOptions(headers=[header])
         self.header = header

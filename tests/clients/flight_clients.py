@@ -179,6 +179,31 @@ def scenario_clients():
         # Raw Flight calls: the standard Flight SQL metadata command as an Any.
         maria.close()
 
+        # --- A role and purpose chosen at login (x-finsight-role/-purpose) -----
+        north = customers[customers.region == "north"]
+        rita = PyarrowClient(server.uri, "rita", login_headers=[(b"x-finsight-role", b"analyst")])
+        check(
+            rita.query("SELECT count(*) FROM customers").column(0)[0].as_py() == len(north),
+            "rita as analyst sees her region (north) only",
+        )
+        rita.close()
+        rita = PyarrowClient(server.uri, "rita")  # her first role: risk, all regions
+        check(
+            rita.query("SELECT count(*) FROM customers").column(0)[0].as_py() == len(customers),
+            "rita as risk sees every region",
+        )
+        rita.close()
+        expect_error(
+            lambda: PyarrowClient(server.uri, "rita", login_headers=[(b"x-finsight-role", b"privacy_officer")]),
+            flight.FlightUnauthorizedError,
+            "does not have role 'privacy_officer'",
+        )
+        expect_error(
+            lambda: PyarrowClient(server.uri, "maria", login_headers=[(b"x-finsight-purpose", b"fraud")]),
+            flight.FlightUnauthorizedError,
+            "may not process data for purpose 'fraud'",
+        )
+
         # --- The same table, two users, different rows and masks ---------------
         olivia = adbc_connect(server.uri, "olivia")  # privacy officer: raw
         ocur = olivia.cursor()
