@@ -259,6 +259,7 @@ fn session_options(engine: &EngineArgs, dir: Option<PathBuf>) -> Result<SessionO
             .map(session::parse_memory_size)
             .transpose()?,
         target_partitions: engine.target_partitions,
+        runtime: None,
     })
 }
 
@@ -526,13 +527,18 @@ fn real_main(cli: Cli) -> Result<()> {
                     )
                 })?;
             let keyring = session::load_keyring(cli.engine.keyring.as_deref(), Some(&dir))?;
-            let base = SessionOptions {
+            let mut base = SessionOptions {
                 governance: None,
                 keyring: Arc::new(keyring),
                 data_dir: Some(dir.clone()),
                 memory_limit: None,
                 target_partitions: cli.engine.target_partitions,
+                runtime: None,
             };
+            // One runtime for every login: shared Parquet metadata and file
+            // listing caches and spill directory (each query still gets a
+            // memory pool of its own).
+            base.runtime = Some(session::new_runtime(&base)?);
             if cli.engine.memory_limit.is_some() {
                 return Err(Error::Usage(
                     "serve: use --query-memory-limit (per query) instead of --memory-limit".into(),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use udfs::Keyring;
 
@@ -40,6 +40,10 @@ pub struct SessionOptions {
     pub keyring: Arc<Keyring>,
     /// Policy, identity and audit trail; `None` runs without governance.
     pub governance: Option<Arc<Governance>>,
+    /// A runtime (memory pool, spill directory, metadata caches, object
+    /// stores) shared with other sessions, as the Flight server shares one
+    /// among its logins; `None` builds one from the options above.
+    pub runtime: Option<Arc<RuntimeEnv>>,
 }
 
 /// The keyring a session uses: the file `explicit` (`--keyring`, else
@@ -94,16 +98,10 @@ pub fn new_session_without_tables(options: &SessionOptions) -> Result<SessionCon
     opts.execution.parquet.pushdown_filters = true;
     opts.execution.parquet.reorder_filters = true;
 
-    let mut runtime = RuntimeEnvBuilder::new()
-        .with_object_store_registry(Arc::new(FinsightObjectStoreRegistry::new()));
-    if let Some(limit) = options.memory_limit {
-        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
-    }
-    let runtime = runtime.build_arc()?;
-    runtime.register_parquet_encryption_factory(
-        FACTORY_ID,
-        Arc::new(KeyringEncryptionFactory::new(Arc::clone(&options.keyring))),
-    );
+    let runtime = match &options.runtime {
+        Some(shared) => Arc::clone(shared),
+        None => new_runtime(options)?,
+    };
     // `SELECT * FROM 'file.parquet'` / `'s3://bucket/key.csv'`, as in DuckDB
     // and datafusion-cli, for the data owner and roles granted `files` only:
     // it reads any path the process can, around every policy.
@@ -128,6 +126,22 @@ pub fn new_session_without_tables(options: &SessionOptions) -> Result<SessionCon
         governance::apply_functions(&ctx, governance);
     }
     Ok(ctx)
+}
+
+/// The runtime of a session: memory pool (`memory_limit`), object stores,
+/// and the keyring's Parquet encryption factory.
+pub fn new_runtime(options: &SessionOptions) -> Result<Arc<RuntimeEnv>> {
+    let mut runtime = RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(FinsightObjectStoreRegistry::new()));
+    if let Some(limit) = options.memory_limit {
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+    }
+    let runtime = runtime.build_arc()?;
+    runtime.register_parquet_encryption_factory(
+        FACTORY_ID,
+        Arc::new(KeyringEncryptionFactory::new(Arc::clone(&options.keyring))),
+    );
+    Ok(runtime)
 }
 
 /// Parses a human memory size such as `512M`, `4G`, `2GiB` or `1073741824`.
