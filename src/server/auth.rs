@@ -170,8 +170,11 @@ impl Authenticator {
             locked(&self.failures).remove(key);
         }
         let token = new_token();
-        let expires_at = chrono::Utc::now()
-            + chrono::Duration::from_std(self.options.token_ttl).unwrap_or(chrono::Duration::MAX);
+        // The TTL is at most ten years (parse_duration), so this cannot overflow.
+        let expires_at = chrono::Duration::from_std(self.options.token_ttl)
+            .ok()
+            .and_then(|ttl| chrono::Utc::now().checked_add_signed(ttl))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
         let session = Arc::new(UserSession {
             ctx,
             governance: Arc::clone(&governance),

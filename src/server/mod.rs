@@ -211,7 +211,8 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         "d" => value * 86400.0,
         _ => return Err(bad()),
     };
-    if !seconds.is_finite() || seconds <= 0.0 {
+    // Ten years at most: deadlines and token expiries are added to clocks.
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > 10.0 * 365.25 * 86400.0 {
         return Err(bad());
     }
     Ok(Duration::from_secs_f64(seconds))
@@ -236,5 +237,6 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5 fortnights").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
     }
 }
