@@ -9,14 +9,14 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use datafusion::prelude::SessionContext;
-use rand::RngCore;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
+use super::{locked, random_hex};
 use crate::governance::audit::{AuditLog, Entry, Status as AuditStatus};
 use crate::governance::policy::Policy;
 use crate::governance::{Governance, Identity, identity};
@@ -67,14 +67,6 @@ pub struct Authenticator {
     options: AuthOptions,
     tokens: Mutex<HashMap<String, Arc<UserSession>>>,
     failures: Mutex<HashMap<String, Failures>>,
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding these maps leaves them consistent (plain
-    // inserts and removes), so a poisoned lock is safe to keep using.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Authenticator {
@@ -169,7 +161,7 @@ impl Authenticator {
         for key in &keys {
             locked(&self.failures).remove(key);
         }
-        let token = new_token();
+        let token = random_hex(32);
         // The TTL is at most ten years (parse_duration), so this cannot overflow.
         let expires_at = chrono::Duration::from_std(self.options.token_ttl)
             .ok()
@@ -347,20 +339,6 @@ fn basic_credentials(metadata: &MetadataMap) -> Result<(String, String), Status>
     Ok((user.to_string(), password.to_string()))
 }
 
-/// 256 random bits, hex.
-fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-/// Wall-clock now, for messages.
-pub fn now_text() -> String {
-    chrono::DateTime::<chrono::Utc>::from(SystemTime::now())
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,7 +386,7 @@ mod tests {
 
     #[test]
     fn tokens_are_long_and_distinct() {
-        let (a, b) = (new_token(), new_token());
+        let (a, b) = (random_hex(32), random_hex(32));
         assert_eq!(a.len(), 64);
         assert_ne!(a, b);
         assert_eq!(strip_scheme("bearer  xyz ", "Bearer"), Some("xyz"));

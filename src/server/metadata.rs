@@ -134,7 +134,7 @@ fn xdbc(
 }
 
 /// The SQL types of GetXdbcTypeInfo, as DataFusion's SQL names them.
-pub static XDBC_TYPES: LazyLock<Result<XdbcTypeInfoData, String>> = LazyLock::new(|| {
+static XDBC_TYPES: LazyLock<Result<XdbcTypeInfoData, String>> = LazyLock::new(|| {
     use XdbcDataType as T;
     let mut builder = XdbcTypeInfoDataBuilder::new();
     let quoted = Some(("'", "'"));
@@ -183,6 +183,10 @@ pub static XDBC_TYPES: LazyLock<Result<XdbcTypeInfoData, String>> = LazyLock::ne
     }
     builder.build().map_err(|e| e.to_string())
 });
+
+pub fn xdbc_types() -> Result<&'static XdbcTypeInfoData, Status> {
+    XDBC_TYPES.as_ref().map_err(|e| Status::internal(e.clone()))
+}
 
 /// Every (catalog, schema, table) of the session, with its type and schema.
 async fn tables(ctx: &SessionContext) -> Vec<(String, String, String, &'static str, SchemaRef)> {

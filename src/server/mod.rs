@@ -18,7 +18,7 @@ mod service;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
@@ -188,6 +188,23 @@ async fn wait_for_termination() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Locks a map of the server's state (tokens, tickets, slots, prepared
+/// statements). Only plain inserts and removes happen under these locks,
+/// so a lock poisoned by a panicking holder still guards a consistent map.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `bytes` random bytes as hex: bearer tokens, tickets, statement handles.
+fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buffer = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buffer);
+    hex::encode(buffer)
 }
 
 /// Parses `90`, `90s`, `15m`, `8h` or `1d` as a duration.

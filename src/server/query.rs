@@ -27,6 +27,7 @@ use tokio_util::task::TaskTracker;
 use tonic::Status;
 
 use super::auth::UserSession;
+use super::{locked, random_hex};
 use crate::governance::Access;
 use crate::sql;
 
@@ -63,13 +64,6 @@ pub struct Queries {
     pub tasks: TaskTracker,
     /// Cancelled when the shutdown grace period is over.
     pub shutdown: CancellationToken,
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Plain map updates only: a poisoned lock still holds consistent maps.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How a cancelled query was cancelled.
@@ -189,7 +183,7 @@ impl Queries {
 
     /// Keeps `planned` until its ticket is fetched; returns the ticket's id.
     pub fn park(&self, planned: Planned) -> String {
-        let id = random_id();
+        let id = random_hex(16);
         let mut parked = locked(&self.planned);
         // Tickets never fetched (a client that went away after GetFlightInfo)
         // expire with their deadline and are audited as not run.
@@ -515,13 +509,6 @@ pub fn status_of(e: &DataFusionError, limits: &Limits) -> Status {
         | DataFusionError::Execution(_) => Status::invalid_argument(message),
         _ => Status::internal(message),
     }
-}
-
-fn random_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }
 
 /// The types BI clients read: Arrow's view types (which DataFusion uses

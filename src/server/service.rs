@@ -35,8 +35,8 @@ use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::{Authenticator, UserSession};
-use super::metadata;
 use super::query::{Cancelled, Queries, client_schema, record};
+use super::{locked, metadata, random_hex};
 use crate::governance::Access;
 use crate::sql::{identity_calls_without_parentheses, numbered_placeholders};
 
@@ -57,13 +57,6 @@ pub struct FinsightFlightSql {
     sql_info: SqlInfoData,
     /// Set once shutdown begins: new logins and statements are refused.
     draining: CancellationToken,
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Plain map updates only: a poisoned lock still holds a consistent map.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn single_batch(schema: SchemaRef, batch: RecordBatch) -> Response<DoGetStream> {
@@ -219,7 +212,7 @@ impl FinsightFlightSql {
                 return Err(status);
             }
         };
-        let id = format!("update-{}", uuid_like());
+        let id = format!("update-{}", random_hex(8));
         let mut batches = Box::pin(self.queries.start(id, planned, permit));
         let mut rows = 0i64;
         let mut dml_count = None;
@@ -276,13 +269,6 @@ impl FinsightFlightSql {
         }
         status
     }
-}
-
-fn uuid_like() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 8];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }
 
 /// One row of bound parameter values as positional `$1, $2, ...`.
@@ -378,7 +364,7 @@ impl FlightSqlService for FinsightFlightSql {
         let session = self.session(&request)?;
         let (sql, params) = self.prepared(&cmd.prepared_statement_handle, session.user())?;
         let planned = self.queries.plan(&session, &sql, params.as_ref()).await?;
-        self.run(format!("prepared-{}", uuid_like()), planned)
+        self.run(format!("prepared-{}", random_hex(8)), planned)
     }
 
     async fn do_action_create_prepared_statement(
@@ -423,7 +409,7 @@ impl FlightSqlService for FinsightFlightSql {
                 .map(|(_, name, t)| Field::new(name, t.unwrap_or(DataType::Null), true))
                 .collect::<Vec<_>>(),
         );
-        let handle = uuid_like() + &uuid_like();
+        let handle = random_hex(16);
         locked(&self.prepared).insert(
             handle.clone(),
             Prepared {
@@ -670,9 +656,7 @@ impl FlightSqlService for FinsightFlightSql {
         query: CommandGetXdbcTypeInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let types = metadata::XDBC_TYPES
-            .as_ref()
-            .map_err(|e| Status::internal(e.clone()))?;
+        let types = metadata::xdbc_types()?;
         let schema = query.into_builder(types).schema();
         self.command_info(request, &query, &schema)
     }
@@ -683,9 +667,7 @@ impl FlightSqlService for FinsightFlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         self.session(&request)?;
-        let types = metadata::XDBC_TYPES
-            .as_ref()
-            .map_err(|e| Status::internal(e.clone()))?;
+        let types = metadata::xdbc_types()?;
         let builder = query.into_builder(types);
         let schema = builder.schema();
         Ok(single_batch(schema, builder.build().map_err(Status::from)?))
