@@ -8,6 +8,7 @@
 //! the tables found under a data directory, so each entry point sees the same
 //! engine.
 
+pub mod bench;
 pub mod catalog;
 pub mod demo;
 pub mod docs;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use finsight::bench;
 use finsight::demo::{self, DemoOptions};
 use finsight::governance::audit::AuditLog;
 use finsight::governance::policy::{AuditTarget, Policy};
@@ -106,6 +107,21 @@ enum Sub {
         /// Run every statement and report all failures (still exits 1).
         #[arg(long)]
         keep_going: bool,
+    },
+    /// Time saved queries in one warm session: each file's statements are run and their
+    /// results collected --warmup times, then --runs times timed; one JSON line per file.
+    Bench {
+        #[arg(required = true, value_name = "FILE.sql")]
+        files: Vec<PathBuf>,
+        /// Timed runs per file.
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        runs: usize,
+        /// Untimed runs first (reads the files into the OS cache, fills metadata caches).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        warmup: usize,
+        /// Write each file's result to DIR/<file stem>.parquet (to compare engines).
+        #[arg(long, value_name = "DIR")]
+        save_dir: Option<PathBuf>,
     },
     /// Right to erasure: remove every row about a data subject from every personal-data
     /// dataset of the policy (atomic file rewrites), verify, and record a receipt.
@@ -405,6 +421,26 @@ fn real_main(cli: Cli) -> Result<()> {
             ));
             let _ = std::fs::remove_dir_all(&scratch);
             result.map(|_| ())
+        }
+        Some(Sub::Bench {
+            files,
+            runs,
+            warmup,
+            save_dir,
+        }) => {
+            let options = session_options(&cli.engine, cli.engine.dir.clone())?;
+            let ctx = runtime.block_on(session::new_session(&options))?;
+            let bench_options = bench::BenchOptions {
+                runs,
+                warmup,
+                save_dir,
+            };
+            for result in runtime.block_on(bench::run_files(&ctx, &files, &bench_options))? {
+                let line = serde_json::to_string(&result)
+                    .map_err(|e| Error::Usage(format!("bench: cannot encode the result: {e}")))?;
+                println!("{line}");
+            }
+            Ok(())
         }
         Some(Sub::Erase { subject }) => {
             let dir = required_dir(&cli.engine, "erase")?;

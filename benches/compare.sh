@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# finsight vs DuckDB on the bank workload, and finsight's domain kernels vs
+# the Python libraries: builds the release binary, installs DuckDB and the
+# libraries (benches/requirements.txt) into a venv under ~/.cache/finsight,
+# generates the demo data if missing, and writes benches/results/.
+#
+#   benches/compare.sh                      # scale 1
+#   benches/compare.sh --scale 1,10         # scale 1 and 10 (about 56M transactions)
+#   benches/compare.sh --help               # every option (runs, threads, memory limit...)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/finsight"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+venv="$cache/bench-venv"
+stamp="$venv/.requirements"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s benches/requirements.txt "$stamp"; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --upgrade pip
+    "$venv/bin/pip" install --quiet -r benches/requirements.txt
+    cp benches/requirements.txt "$stamp"
+fi
+cargo build --release --quiet --bin finsight
+exec "$venv/bin/python" benches/compare.py --binary "$CARGO_TARGET_DIR/release/finsight" "$@"
