@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod demo;
 pub mod docs;
 pub mod encryption;
+pub mod engine;
 pub mod error;
 pub mod governance;
 pub mod output;
