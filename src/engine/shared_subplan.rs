@@ -414,7 +414,14 @@ async fn compute(input: Arc<dyn ExecutionPlan>, context: Arc<TaskContext>) -> Re
     let reservation = MemoryConsumer::new("SharedSubplanExec").register(context.memory_pool());
     let partitions = collect_partitioned(input, Arc::clone(&context)).await?;
     let rows: Vec<RecordBatch> = partitions.into_iter().flatten().collect();
-    reservation.try_grow(rows.iter().map(RecordBatch::get_array_memory_size).sum())?;
+    // Aggregates emit slices of one large buffer, which get_array_memory_size
+    // would count once per slice; count each row once.
+    let bytes = rows
+        .iter()
+        .flat_map(RecordBatch::columns)
+        .map(|c| c.to_data().get_slice_memory_size())
+        .sum::<Result<usize, _>>()?;
+    reservation.try_grow(bytes)?;
     Ok(Materialized {
         rows,
         _reservation: reservation,
