@@ -20,7 +20,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanBufferBuilder, Float64Array, Int64Array, PrimitiveArray,
 };
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::compute::{cast, concat_batches, partition};
+use datafusion::arrow::compute::{cast, concat, concat_batches, partition};
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, FieldRef, Float64Type, Int32Type, Int64Type, SchemaRef,
 };
@@ -134,7 +134,7 @@ pub struct WindowSpec {
 }
 
 /// See the module documentation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SegmentedWindowExec {
     input: Arc<dyn ExecutionPlan>,
     partition_by: Vec<Arc<dyn PhysicalExpr>>,
@@ -237,14 +237,8 @@ impl ExecutionPlan for SegmentedWindowExec {
         }
         Ok(Arc::new(Self {
             input: children.swap_remove(0),
-            partition_by: self.partition_by.clone(),
-            order_key: self.order_key.clone(),
-            windows: self.windows.clone(),
-            schema: Arc::clone(&self.schema),
-            properties: Arc::clone(&self.properties),
-            required_ordering: self.required_ordering.clone(),
-            required_distribution: self.required_distribution.clone(),
             metrics: ExecutionPlanMetricsSet::new(),
+            ..Self::clone(&self)
         }))
     }
 
@@ -275,6 +269,7 @@ impl ExecutionPlan for SegmentedWindowExec {
                 schema: Arc::clone(&self.schema),
             },
             pending: Vec::new(),
+            pending_last_keys: None,
             reservation,
             metrics: BaselineMetrics::new(&self.metrics, partition),
             done: false,
@@ -807,6 +802,8 @@ struct SegmentedWindowStream {
     evaluator: Evaluator,
     /// Rows of the partition that may continue in the next batch.
     pending: Vec<RecordBatch>,
+    /// The partition keys of the last row received.
+    pending_last_keys: Option<Vec<ArrayRef>>,
     reservation: MemoryReservation,
     metrics: BaselineMetrics,
     done: bool,
@@ -821,21 +818,21 @@ impl SegmentedWindowStream {
         let keys = self.evaluator.keys(&batch)?;
         let ranges = partition(&keys)?.ranges();
         let last_start = ranges.last().map_or(0, |r| r.start);
-        let continues = match self.pending.last() {
+        // The batch continues the pending partition when its first row has
+        // the pending last row's keys (kept from when that row arrived).
+        let continues = match &self.pending_last_keys {
             Some(previous) => {
-                let previous_keys = self.evaluator.keys(previous)?;
-                let tail = previous.num_rows() - 1;
-                let pairs: Vec<ArrayRef> = previous_keys
+                let pairs: Vec<ArrayRef> = previous
                     .iter()
                     .zip(&keys)
-                    .map(|(p, k)| {
-                        datafusion::arrow::compute::concat(&[&p.slice(tail, 1), &k.slice(0, 1)])
-                    })
+                    .map(|(p, k)| concat(&[p.as_ref(), &k.slice(0, 1)]))
                     .collect::<std::result::Result<_, _>>()?;
                 partition(&pairs)?.len() == 1
             }
             None => false,
         };
+        let last_row = batch.num_rows() - 1;
+        self.pending_last_keys = Some(keys.iter().map(|k| k.slice(last_row, 1)).collect());
         if last_start == 0 && continues {
             // The batch only continues the pending partition.
             self.pending.push(batch);
@@ -857,12 +854,13 @@ impl SegmentedWindowStream {
     }
 
     fn evaluate(&self, batches: &[RecordBatch]) -> Result<RecordBatch> {
-        let input_schema = batches
-            .first()
-            .map(RecordBatch::schema)
-            .unwrap_or_else(|| Arc::clone(&self.evaluator.schema));
-        let batch = concat_batches(&input_schema, batches)?;
-        self.evaluator.evaluate(&batch)
+        match batches {
+            [batch] => self.evaluator.evaluate(batch),
+            [first, ..] => self
+                .evaluator
+                .evaluate(&concat_batches(&first.schema(), batches)?),
+            [] => internal_err!("SegmentedWindowExec: no rows to evaluate"),
+        }
     }
 
     /// Accounts the pending rows against the memory pool: one huge

@@ -182,23 +182,24 @@ fn frame_spec(
     if units == WindowFrameUnits::Groups {
         return Ok(None);
     }
+    // A start may only precede (or be) the current row, an end only follow it.
+    let bound = |value: &ScalarValue| match offset(units, value, key_type.as_ref()) {
+        _ if value.is_null() => Some(Bound::Unbounded),
+        Some(n) => Some(Bound::Offset(n)),
+        None => None,
+    };
     let start = match &frame.start_bound {
-        WindowFrameBound::Preceding(v) if v.is_null() => Bound::Unbounded,
-        WindowFrameBound::Preceding(v) => match offset(units, v, key_type.as_ref()) {
-            Some(n) => Bound::Offset(n),
-            None => return Ok(None),
-        },
-        WindowFrameBound::CurrentRow => Bound::Offset(0),
-        WindowFrameBound::Following(_) => return Ok(None),
+        WindowFrameBound::Preceding(v) => bound(v),
+        WindowFrameBound::CurrentRow => Some(Bound::Offset(0)),
+        WindowFrameBound::Following(_) => None,
     };
     let end = match &frame.end_bound {
-        WindowFrameBound::Following(v) if v.is_null() => Bound::Unbounded,
-        WindowFrameBound::Following(v) => match offset(units, v, key_type.as_ref()) {
-            Some(n) => Bound::Offset(n),
-            None => return Ok(None),
-        },
-        WindowFrameBound::CurrentRow => Bound::Offset(0),
-        WindowFrameBound::Preceding(_) => return Ok(None),
+        WindowFrameBound::Following(v) => bound(v),
+        WindowFrameBound::CurrentRow => Some(Bound::Offset(0)),
+        WindowFrameBound::Preceding(_) => None,
+    };
+    let (Some(start), Some(end)) = (start, end) else {
+        return Ok(None);
     };
     // Variance is computed by adding rows only (no retraction).
     if aggregate.needs_growing_frame() && start != Bound::Unbounded {

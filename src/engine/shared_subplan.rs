@@ -284,7 +284,7 @@ impl ExtensionPlanner for SharedSubplanPlanner {
 
 /// Runs its input once for all occurrences and hands out the rows
 /// round-robin over `partitions` output partitions.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SharedSubplanExec {
     input: Arc<dyn ExecutionPlan>,
     shared: Arc<SharedResult>,
@@ -345,9 +345,8 @@ impl ExecutionPlan for SharedSubplanExec {
         }
         Ok(Arc::new(Self {
             input: children.swap_remove(0),
-            shared: Arc::clone(&self.shared),
-            properties: Arc::clone(&self.properties),
             metrics: ExecutionPlanMetricsSet::new(),
+            ..Self::clone(&self)
         }))
     }
 
