@@ -120,9 +120,7 @@ pub fn new_session_without_tables(options: &SessionOptions) -> Result<SessionCon
         .with_config(config.with_option_extension(EngineOptions::default()))
         .with_runtime_env(runtime)
         .with_default_features();
-    for rule in engine::physical_optimizer_rules() {
-        state = state.with_physical_optimizer_rule(rule);
-    }
+    state = state.with_physical_optimizer_rules(engine::physical_optimizer_rules());
     for rule in engine::optimizer_rules() {
         state = state.with_optimizer_rule(rule);
     }

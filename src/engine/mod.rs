@@ -9,13 +9,19 @@ use datafusion::common::config::ConfigExtension;
 use datafusion::common::extensions_options;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 
+mod case_group_codes;
+mod proven_filters;
 pub mod segmented_window;
 mod segmented_window_rule;
 pub mod shared_subplan;
+mod whole_partition_windows;
 
+pub use case_group_codes::GroupCaseByCode;
+pub use proven_filters::DropProvenFilters;
 pub use segmented_window::SegmentedWindowExec;
 pub use segmented_window_rule::SegmentedWindowRule;
 pub use shared_subplan::{FinsightQueryPlanner, ShareRepeatedSubplans};
+pub use whole_partition_windows::WholePartitionWindowsAsJoin;
 
 extensions_options! {
     /// finsight's engine options (`SET finsight.segmented_windows = false`).
@@ -26,6 +32,15 @@ extensions_options! {
         /// Compute a subplan used more than once in a query (a CTE
         /// referenced twice) once, instead of once per reference.
         pub share_repeated_subplans: bool, default = true
+        /// Drop filter conjuncts that the input's exact statistics (Parquet
+        /// min/max and null counts) prove true for every row.
+        pub drop_proven_filters: bool, default = true
+        /// Compute aggregate windows over whole partitions as a grouped
+        /// aggregate joined back to the rows (no sort).
+        pub whole_partition_windows_as_join: bool, default = true
+        /// Group by a CASE of string constants through an integer code per
+        /// constant, and make the strings once per group.
+        pub group_case_by_code: bool, default = true
     }
 }
 
@@ -33,14 +48,24 @@ impl ConfigExtension for EngineOptions {
     const PREFIX: &'static str = "finsight";
 }
 
-/// The rules every session gets, run after DataFusion's own.
+/// Every session's physical optimizer rules: DataFusion's, with
+/// [`DropProvenFilters`] first (before filters are pushed into scans) and
+/// [`SegmentedWindowRule`] last (once sorts and partitioning are final).
 pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
-    vec![Arc::new(SegmentedWindowRule)]
+    let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
+        vec![Arc::new(DropProvenFilters)];
+    rules.extend(datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules);
+    rules.push(Arc::new(SegmentedWindowRule));
+    rules
 }
 
 /// The logical rules every session gets, run after DataFusion's own.
 pub fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>> {
-    vec![Arc::new(ShareRepeatedSubplans)]
+    vec![
+        Arc::new(WholePartitionWindowsAsJoin),
+        Arc::new(GroupCaseByCode),
+        Arc::new(ShareRepeatedSubplans),
+    ]
 }
 
 /// The options in `config`, or their defaults when the extension is absent.
@@ -50,4 +75,86 @@ fn options(config: &datafusion::config::ConfigOptions) -> EngineOptions {
         .get::<EngineOptions>()
         .cloned()
         .unwrap_or_default()
+}
+
+/// `plan` with `replacement` applied bottom-up to each node (None keeps it).
+fn replace_physical_nodes(
+    plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    replacement: impl Fn(
+        &Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    ) -> datafusion::common::Result<
+        Option<Arc<dyn datafusion::physical_plan::ExecutionPlan>>,
+    >,
+) -> datafusion::common::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    plan.transform_up(|node| {
+        Ok(match replacement(&node)? {
+            Some(new) => Transformed::yes(new),
+            None => Transformed::no(node),
+        })
+    })
+    .map(|t| t.data)
+}
+
+/// `plan` with `replacement` applied bottom-up to each node (None keeps it).
+fn replace_logical_nodes(
+    plan: datafusion::logical_expr::LogicalPlan,
+    replacement: impl Fn(
+        &datafusion::logical_expr::LogicalPlan,
+    )
+        -> datafusion::common::Result<Option<datafusion::logical_expr::LogicalPlan>>,
+) -> datafusion::common::Result<
+    datafusion::common::tree_node::Transformed<datafusion::logical_expr::LogicalPlan>,
+> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    plan.transform_up(|node| {
+        Ok(match replacement(&node)? {
+            Some(new) => Transformed::yes(new),
+            None => Transformed::no(node),
+        })
+    })
+}
+
+#[cfg(test)]
+mod test_support {
+    //! What the engine tests share: a session from the session factory
+    //! with settings, results as text, physical plans as text.
+
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::physical_plan::displayable;
+    use datafusion::prelude::SessionContext;
+
+    use crate::session::{SessionOptions, new_session};
+
+    /// The results of `sql`, pretty-printed.
+    pub async fn exec(ctx: &SessionContext, sql: &str) -> String {
+        let batches = ctx.sql(sql).await.expect(sql).collect().await.expect(sql);
+        pretty_format_batches(&batches).expect("format").to_string()
+    }
+
+    /// The physical plan of `sql`, indented.
+    pub async fn plan_text(ctx: &SessionContext, sql: &str) -> String {
+        let plan = ctx
+            .sql(sql)
+            .await
+            .expect(sql)
+            .create_physical_plan()
+            .await
+            .expect(sql);
+        displayable(plan.as_ref()).indent(false).to_string()
+    }
+
+    /// A two-partition session with each `SET` statement applied.
+    pub async fn session(settings: &[String]) -> SessionContext {
+        let ctx = new_session(&SessionOptions {
+            target_partitions: Some(2),
+            ..SessionOptions::default()
+        })
+        .await
+        .expect("session");
+        for set in settings {
+            exec(&ctx, set).await;
+        }
+        ctx
+    }
 }

@@ -12,7 +12,6 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
-use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::config::ConfigOptions;
 use datafusion::logical_expr::{WindowFrame, WindowFrameBound, WindowFrameUnits};
@@ -40,13 +39,7 @@ impl PhysicalOptimizerRule for SegmentedWindowRule {
         if !super::options(config).segmented_windows {
             return Ok(plan);
         }
-        plan.transform_up(|node| {
-            Ok(match replacement(&node)? {
-                Some(new) => Transformed::yes(new),
-                None => Transformed::no(node),
-            })
-        })
-        .map(|t| t.data)
+        super::replace_physical_nodes(plan, replacement)
     }
 
     fn name(&self) -> &str {
@@ -334,6 +327,9 @@ mod tests {
         for set in [
             "SET datafusion.execution.batch_size = 7".to_string(),
             format!("SET finsight.segmented_windows = {segmented}"),
+            // Whole partitions stay windows here; whole_partition_windows
+            // tests their rewrite to a join.
+            "SET finsight.whole_partition_windows_as_join = false".to_string(),
         ] {
             ctx.sql(&set)
                 .await

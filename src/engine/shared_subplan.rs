@@ -200,7 +200,7 @@ fn is_expensive(node: &LogicalPlan) -> bool {
 }
 
 /// Whether any expression in the subtree is volatile (random(), uuid()).
-fn is_volatile(plan: &LogicalPlan) -> Result<bool> {
+pub(super) fn is_volatile(plan: &LogicalPlan) -> Result<bool> {
     let mut volatile = false;
     plan.apply(|node| {
         for expr in node.expressions() {
