@@ -50,12 +50,19 @@ impl ConfigExtension for EngineOptions {
 
 /// Every session's physical optimizer rules: DataFusion's, with
 /// [`DropProvenFilters`] first (before filters are pushed into scans) and
-/// [`SegmentedWindowRule`] last (once sorts and partitioning are final).
+/// [`SegmentedWindowRule`] once sorts and partitioning are final, before
+/// the sanity check.
 pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
         vec![Arc::new(DropProvenFilters)];
     rules.extend(datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules);
-    rules.push(Arc::new(SegmentedWindowRule));
+    // Before DataFusion's sanity check, so it verifies the plans this rule
+    // makes too.
+    let last = rules
+        .iter()
+        .position(|rule| rule.name() == "SanityCheckPlan")
+        .unwrap_or(rules.len());
+    rules.insert(last, Arc::new(SegmentedWindowRule));
     rules
 }
 
