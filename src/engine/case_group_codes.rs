@@ -13,7 +13,9 @@ use std::sync::Arc;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, Result, ScalarValue};
 use datafusion::logical_expr::expr::Case;
-use datafusion::logical_expr::{Aggregate, Expr, LogicalPlan, LogicalPlanBuilder, lit};
+use datafusion::logical_expr::{
+    Aggregate, Expr, LogicalPlan, LogicalPlanBuilder, Projection, SubqueryAlias, lit,
+};
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 /// See the module documentation.
@@ -116,8 +118,8 @@ fn direct_case(expr: &Expr) -> Option<&Case> {
 }
 
 /// `input` with the CASE that defines `column` coded, if `input` is a
-/// projection (or an aliased one), `column` is one of its CASE columns, and no aggregate
-/// argument or other key reads the column.
+/// projection (or an aliased one), `column` is one of its CASE columns, and
+/// no aggregate argument or other key reads the column.
 fn coded_projection(
     input: &LogicalPlan,
     column: &Column,
@@ -159,12 +161,10 @@ fn coded_projection(
     };
     let mut exprs = projection.expr.clone();
     exprs[index] = Expr::Case(coded).alias_qualified(alias.relation.clone(), alias.name.clone());
-    let mut plan = LogicalPlan::Projection(datafusion::logical_expr::Projection::try_new(
-        exprs,
-        Arc::clone(&projection.input),
-    )?);
+    let mut plan =
+        LogicalPlan::Projection(Projection::try_new(exprs, Arc::clone(&projection.input))?);
     if let Some(subquery_alias) = subquery_alias {
-        plan = LogicalPlan::SubqueryAlias(datafusion::logical_expr::SubqueryAlias::try_new(
+        plan = LogicalPlan::SubqueryAlias(SubqueryAlias::try_new(
             Arc::new(plan),
             subquery_alias.clone(),
         )?);

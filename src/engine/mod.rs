@@ -1,13 +1,17 @@
-//! Physical planning that finsight adds to DataFusion's: rules that replace
-//! operators with faster ones for the shapes bank workloads are made of.
+//! Planning that finsight adds to DataFusion's: logical and physical rules
+//! that rewrite plans, or replace operators with faster ones, for the shapes
+//! bank workloads are made of.
 //! Each rule keeps the query's results; `SET finsight.<option> = false`
 //! turns it off (the tests compare both ways).
 
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigExtension;
-use datafusion::common::extensions_options;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Result, extensions_options};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::ExecutionPlan;
 
 mod case_group_codes;
 mod proven_filters;
@@ -86,14 +90,9 @@ fn options(config: &datafusion::config::ConfigOptions) -> EngineOptions {
 
 /// `plan` with `replacement` applied bottom-up to each node (None keeps it).
 fn replace_physical_nodes(
-    plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
-    replacement: impl Fn(
-        &Arc<dyn datafusion::physical_plan::ExecutionPlan>,
-    ) -> datafusion::common::Result<
-        Option<Arc<dyn datafusion::physical_plan::ExecutionPlan>>,
-    >,
-) -> datafusion::common::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
-    use datafusion::common::tree_node::{Transformed, TreeNode};
+    plan: Arc<dyn ExecutionPlan>,
+    replacement: impl Fn(&Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>>,
+) -> Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|node| {
         Ok(match replacement(&node)? {
             Some(new) => Transformed::yes(new),
@@ -105,15 +104,9 @@ fn replace_physical_nodes(
 
 /// `plan` with `replacement` applied bottom-up to each node (None keeps it).
 fn replace_logical_nodes(
-    plan: datafusion::logical_expr::LogicalPlan,
-    replacement: impl Fn(
-        &datafusion::logical_expr::LogicalPlan,
-    )
-        -> datafusion::common::Result<Option<datafusion::logical_expr::LogicalPlan>>,
-) -> datafusion::common::Result<
-    datafusion::common::tree_node::Transformed<datafusion::logical_expr::LogicalPlan>,
-> {
-    use datafusion::common::tree_node::{Transformed, TreeNode};
+    plan: LogicalPlan,
+    replacement: impl Fn(&LogicalPlan) -> Result<Option<LogicalPlan>>,
+) -> Result<Transformed<LogicalPlan>> {
     plan.transform_up(|node| {
         Ok(match replacement(&node)? {
             Some(new) => Transformed::yes(new),
