@@ -16,6 +16,7 @@ pub mod encryption;
 pub mod engine;
 pub mod error;
 pub mod governance;
+pub mod memory_pool;
 pub mod output;
 pub mod repl;
 pub mod script;

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use udfs::Keyring;
@@ -17,6 +16,7 @@ use crate::encryption::{FACTORY_ID, KeyringEncryptionFactory};
 use crate::engine::{self, EngineOptions};
 use crate::error::{Error, Result};
 use crate::governance::{self, Governance};
+use crate::memory_pool::AggregateBorrowingPool;
 use crate::storage::FinsightObjectStoreRegistry;
 
 /// Where `finsight demo` writes its demo keyring, and where a session looks
@@ -150,7 +150,7 @@ pub fn new_runtime(options: &SessionOptions) -> Result<Arc<RuntimeEnv>> {
     let mut runtime = RuntimeEnvBuilder::new()
         .with_object_store_registry(Arc::new(FinsightObjectStoreRegistry::new()));
     if let Some(limit) = options.memory_limit {
-        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+        runtime = runtime.with_memory_pool(Arc::new(AggregateBorrowingPool::new(limit)));
     }
     let runtime = runtime.build_arc()?;
     runtime.register_parquet_encryption_factory(

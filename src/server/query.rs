@@ -16,7 +16,6 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
 use datafusion::common::{DataFusionError, ParamValues};
 use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{DataFrame, SessionContext};
 use futures::StreamExt;
@@ -29,6 +28,7 @@ use tonic::Status;
 use super::auth::UserSession;
 use super::{locked, random_hex};
 use crate::governance::Access;
+use crate::memory_pool::AggregateBorrowingPool;
 use crate::sql;
 
 /// Per-query and per-user limits.
@@ -99,7 +99,7 @@ impl Queries {
         let state = session.ctx.state();
         let shared = state.runtime_env();
         let runtime = RuntimeEnv {
-            memory_pool: Arc::new(FairSpillPool::new(self.limits.query_memory)),
+            memory_pool: Arc::new(AggregateBorrowingPool::new(self.limits.query_memory)),
             disk_manager: Arc::clone(&shared.disk_manager),
             cache_manager: Arc::clone(&shared.cache_manager),
             object_store_registry: Arc::clone(&shared.object_store_registry),
