@@ -20,7 +20,7 @@
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 
-use datafusion::common::{Result, resources_datafusion_err};
+use datafusion::common::{DataFusionError, Result, resources_datafusion_err};
 use datafusion::execution::memory_pool::{
     MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation, human_readable_size,
 };
@@ -72,6 +72,23 @@ impl AggregateBorrowingPool {
             human_readable_size(self.pool_size),
             human_readable_size(state.spillable + state.unspillable),
             state.num_spill
+        )
+    }
+
+    /// The error for a reservation that may not grow; `limit` says why.
+    fn insufficient(
+        &self,
+        state: &PoolState,
+        reservation: &MemoryReservation,
+        additional: usize,
+        limit: &str,
+    ) -> DataFusionError {
+        resources_datafusion_err!(
+            "Failed to allocate additional {} for {} with {} already allocated: {limit} ({})",
+            human_readable_size(additional),
+            reservation.consumer().name(),
+            human_readable_size(reservation.size()),
+            self.describe(state)
         )
     }
 
@@ -128,27 +145,18 @@ impl MemoryPool for AggregateBorrowingPool {
             let borrow =
                 Self::may_borrow(consumer) && used + additional + keep_free <= self.pool_size;
             if !(within_share || borrow) {
-                return Err(resources_datafusion_err!(
-                    "Failed to allocate additional {} for {} with {} already allocated: its fair share of the memory pool is {} ({})",
-                    human_readable_size(additional),
-                    consumer.name(),
-                    human_readable_size(reservation.size()),
-                    human_readable_size(share),
-                    self.describe(&state)
-                ));
+                let limit = format!(
+                    "its fair share of the pool is {}",
+                    human_readable_size(share)
+                );
+                return Err(self.insufficient(&state, reservation, additional, &limit));
             }
             state.spillable += additional;
         } else {
             let available = self.pool_size.saturating_sub(used);
             if additional > available {
-                return Err(resources_datafusion_err!(
-                    "Failed to allocate additional {} for {} with {} already allocated: {} remain available ({})",
-                    human_readable_size(additional),
-                    consumer.name(),
-                    human_readable_size(reservation.size()),
-                    human_readable_size(available),
-                    self.describe(&state)
-                ));
+                let limit = format!("{} remain available", human_readable_size(available));
+                return Err(self.insufficient(&state, reservation, additional, &limit));
             }
             state.unspillable += additional;
         }
