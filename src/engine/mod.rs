@@ -15,6 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 mod case_group_codes;
 mod proven_filters;
+mod run_aggregate;
 pub mod segmented_window;
 mod segmented_window_rule;
 pub mod shared_subplan;
@@ -22,6 +23,7 @@ mod whole_partition_windows;
 
 pub use case_group_codes::GroupCaseByCode;
 pub use proven_filters::DropProvenFilters;
+pub use run_aggregate::{RunPartialAggregateExec, RunPartialAggregateRule};
 pub use segmented_window::SegmentedWindowExec;
 pub use segmented_window_rule::SegmentedWindowRule;
 pub use shared_subplan::{FinsightQueryPlanner, ShareRepeatedSubplans};
@@ -45,6 +47,9 @@ extensions_options! {
         /// Group by a CASE of string constants through an integer code per
         /// constant, and make the strings once per group.
         pub group_case_by_code: bool, default = true
+        /// Compute the partial stage of a grouped aggregation over runs of
+        /// equal keys when the input arrives clustered by them.
+        pub run_partial_aggregation: bool, default = true
     }
 }
 
@@ -54,8 +59,8 @@ impl ConfigExtension for EngineOptions {
 
 /// Every session's physical optimizer rules: DataFusion's, with
 /// [`DropProvenFilters`] first (before filters are pushed into scans) and
-/// [`SegmentedWindowRule`] once sorts and partitioning are final, before
-/// the sanity check.
+/// [`SegmentedWindowRule`] and [`RunPartialAggregateRule`] once sorts,
+/// partitioning and aggregation modes are final, before the sanity check.
 pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
         vec![Arc::new(DropProvenFilters)];
@@ -67,6 +72,7 @@ pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + 
         .position(|rule| rule.name() == "SanityCheckPlan")
         .unwrap_or(rules.len());
     rules.insert(last, Arc::new(SegmentedWindowRule));
+    rules.insert(last + 1, Arc::new(RunPartialAggregateRule));
     rules
 }
 
