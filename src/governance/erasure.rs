@@ -18,8 +18,9 @@ use datafusion::arrow::compute::{cast, filter_record_batch, is_null};
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::basic::{Compression, Encoding};
+use datafusion::parquet::file::metadata::ParquetMetaData;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -174,18 +175,13 @@ fn count(file: &Path, select: &Selector) -> Result<u64> {
     Ok(n)
 }
 
-/// Rewrites `file` without the rows `select` picks; returns how many were
-/// removed (0: the file is left untouched).
-fn rewrite(file: &Path, select: &Selector) -> Result<u64> {
-    if count(file, select)? == 0 {
-        return Ok(0);
-    }
-    let builder = open(file)?;
-    let metadata = Arc::clone(builder.metadata());
-    let schema: SchemaRef = Arc::clone(builder.schema());
-    let compression = metadata
-        .row_groups()
-        .first()
+/// Writer settings that keep the layout of the file being rewritten:
+/// compression, row-group size, page statistics and each column's encoding,
+/// so an erasure does not undo what `demo` or the data owner tuned for scans
+/// (delta-encoded timestamps decode about 2.5x faster than plain ones).
+fn rewrite_properties(metadata: &ParquetMetaData) -> WriterProperties {
+    let first = metadata.row_groups().first();
+    let compression = first
         .and_then(|rg| rg.columns().first())
         .map_or(Compression::ZSTD(Default::default()), |c| c.compression());
     let row_group_size = metadata
@@ -195,10 +191,51 @@ fn rewrite(file: &Path, select: &Selector) -> Result<u64> {
         .max()
         .unwrap_or(1 << 20)
         .max(1024);
-    let props = WriterProperties::builder()
+    let has_page_index = first
+        .and_then(|rg| rg.columns().first())
+        .is_some_and(|c| c.column_index_offset().is_some());
+    let statistics = if has_page_index {
+        EnabledStatistics::Page
+    } else {
+        EnabledStatistics::Chunk
+    };
+    let mut builder = WriterProperties::builder()
         .set_compression(compression)
         .set_max_row_group_row_count(Some(row_group_size))
-        .build();
+        .set_statistics_enabled(statistics);
+    for column in first.map(|rg| rg.columns()).unwrap_or_default() {
+        if column.dictionary_page_offset().is_some() {
+            continue;
+        }
+        let path = column.column_path().clone();
+        builder = builder.set_column_dictionary_enabled(path.clone(), false);
+        // PLAIN is the writer's own fallback and RLE encodes levels; these
+        // are the value encodings a writer only uses when asked to.
+        if let Some(encoding) = column.encodings().find(|e| {
+            matches!(
+                e,
+                Encoding::DELTA_BINARY_PACKED
+                    | Encoding::DELTA_LENGTH_BYTE_ARRAY
+                    | Encoding::DELTA_BYTE_ARRAY
+                    | Encoding::BYTE_STREAM_SPLIT
+            )
+        }) {
+            builder = builder.set_column_encoding(path, encoding);
+        }
+    }
+    builder.build()
+}
+
+/// Rewrites `file` without the rows `select` picks; returns how many were
+/// removed (0: the file is left untouched).
+fn rewrite(file: &Path, select: &Selector) -> Result<u64> {
+    if count(file, select)? == 0 {
+        return Ok(0);
+    }
+    let builder = open(file)?;
+    let metadata = Arc::clone(builder.metadata());
+    let schema: SchemaRef = Arc::clone(builder.schema());
+    let props = rewrite_properties(&metadata);
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().to_string())

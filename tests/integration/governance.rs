@@ -1104,6 +1104,26 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The value encodings (not the RLE of levels) of the first row group's
+/// `ts` column, which must have no dictionary.
+fn timestamp_encodings(file: &Path) -> Vec<String> {
+    use datafusion::parquet::basic::Encoding;
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(file).expect("open parquet"))
+        .expect("parquet footer");
+    let row_group = reader.metadata().row_group(0);
+    let ts = row_group
+        .columns()
+        .iter()
+        .find(|c| c.column_path().string() == "ts")
+        .expect("a ts column");
+    assert!(ts.dictionary_page_offset().is_none(), "ts has a dictionary");
+    ts.encodings()
+        .filter(|e| *e != Encoding::RLE)
+        .map(|e| format!("{e:?}"))
+        .collect()
+}
+
 #[test]
 fn erasure_removes_a_subject_from_every_dataset_with_a_receipt() {
     let bank = Bank::new("erase");
@@ -1130,6 +1150,18 @@ fn erasure_removes_a_subject_from_every_dataset_with_a_receipt() {
     );
     assert!(!receipt.contains(&format!("\"{subject}\"")), "{receipt}");
     let removed: i64 = before.values().map(|(s, _)| s).sum();
+    // The rewritten files keep the layout demo chose for scans.
+    for file in std::fs::read_dir(bank.dir.join("transactions")).expect("transactions dir") {
+        let file = file.expect("dir entry").path();
+        if file.extension().is_some_and(|e| e == "parquet") {
+            assert_eq!(
+                timestamp_encodings(&file),
+                ["DELTA_BINARY_PACKED"],
+                "{}",
+                file.display()
+            );
+        }
+    }
     assert!(
         stdout(&output).contains(&format!("({removed} rows)")),
         "{}",
