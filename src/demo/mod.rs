@@ -357,12 +357,10 @@ impl Writers {
         std::fs::create_dir_all(&folder).map_err(|e| Error::io("create", &folder, e))?;
         let path = folder.join(format!("part-{part:05}.parquet"));
         let file = File::create(&path).map_err(|e| Error::io("create", &path, e))?;
-        Ok(ArrowWriter::try_new(
-            file,
-            batch.schema(),
-            Some(Self::properties(&batch.schema())),
-        )
-        .map_err(datafusion::error::DataFusionError::from)?)
+        let schema = batch.schema();
+        let properties = Self::properties(&schema);
+        Ok(ArrowWriter::try_new(file, schema, Some(properties))
+            .map_err(datafusion::error::DataFusionError::from)?)
     }
 
     fn write(&mut self, table: &'static str, batch: &RecordBatch) -> Result<()> {

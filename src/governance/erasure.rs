@@ -180,9 +180,13 @@ fn count(file: &Path, select: &Selector) -> Result<u64> {
 /// so an erasure does not undo what `demo` or the data owner tuned for scans
 /// (delta-encoded timestamps decode about 2.5x faster than plain ones).
 fn rewrite_properties(metadata: &ParquetMetaData) -> WriterProperties {
-    let first = metadata.row_groups().first();
-    let compression = first
-        .and_then(|rg| rg.columns().first())
+    let columns = metadata
+        .row_groups()
+        .first()
+        .map(|rg| rg.columns())
+        .unwrap_or_default();
+    let compression = columns
+        .first()
         .map_or(Compression::ZSTD(Default::default()), |c| c.compression());
     let row_group_size = metadata
         .row_groups()
@@ -191,10 +195,10 @@ fn rewrite_properties(metadata: &ParquetMetaData) -> WriterProperties {
         .max()
         .unwrap_or(1 << 20)
         .max(1024);
-    let has_page_index = first
-        .and_then(|rg| rg.columns().first())
-        .is_some_and(|c| c.column_index_offset().is_some());
-    let statistics = if has_page_index {
+    let statistics = if columns
+        .first()
+        .is_some_and(|c| c.column_index_offset().is_some())
+    {
         EnabledStatistics::Page
     } else {
         EnabledStatistics::Chunk
@@ -203,7 +207,7 @@ fn rewrite_properties(metadata: &ParquetMetaData) -> WriterProperties {
         .set_compression(compression)
         .set_max_row_group_row_count(Some(row_group_size))
         .set_statistics_enabled(statistics);
-    for column in first.map(|rg| rg.columns()).unwrap_or_default() {
+    for column in columns {
         if column.dictionary_page_offset().is_some() {
             continue;
         }

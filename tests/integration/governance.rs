@@ -173,12 +173,18 @@ impl Bank {
         format!("'{}/{table}/*.parquet'", self.path())
     }
 
-    fn raw_file(&self, table: &str) -> PathBuf {
-        let dir = self.dir.join(table);
-        std::fs::read_dir(&dir)
+    fn raw_files(&self, table: &str) -> Vec<PathBuf> {
+        std::fs::read_dir(self.dir.join(table))
             .expect("dataset dir")
             .map(|e| e.expect("dir entry").path())
-            .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .collect()
+    }
+
+    fn raw_file(&self, table: &str) -> PathBuf {
+        self.raw_files(table)
+            .into_iter()
+            .next()
             .expect("a parquet file")
     }
 
@@ -1151,16 +1157,13 @@ fn erasure_removes_a_subject_from_every_dataset_with_a_receipt() {
     assert!(!receipt.contains(&format!("\"{subject}\"")), "{receipt}");
     let removed: i64 = before.values().map(|(s, _)| s).sum();
     // The rewritten files keep the layout demo chose for scans.
-    for file in std::fs::read_dir(bank.dir.join("transactions")).expect("transactions dir") {
-        let file = file.expect("dir entry").path();
-        if file.extension().is_some_and(|e| e == "parquet") {
-            assert_eq!(
-                timestamp_encodings(&file),
-                ["DELTA_BINARY_PACKED"],
-                "{}",
-                file.display()
-            );
-        }
+    for file in bank.raw_files("transactions") {
+        assert_eq!(
+            timestamp_encodings(&file),
+            ["DELTA_BINARY_PACKED"],
+            "{}",
+            file.display()
+        );
     }
     assert!(
         stdout(&output).contains(&format!("({removed} rows)")),
