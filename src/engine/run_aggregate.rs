@@ -388,15 +388,23 @@ impl RunAggregator {
             .collect::<Result<Vec<_>>>()?;
         let converter = RowConverter::new(fields)?;
         let mut rows = converter.empty_rows(0, 0);
-        let mut runs = 0;
+        let (mut runs, mut pieces, mut budget) = (0, 0, PROBE_ROWS);
+        // Only the probe's first PROBE_ROWS rows: an input of one huge batch
+        // (a window's output) would otherwise be converted and hashed whole.
         for batch in probe.iter().filter(|b| b.num_rows() > 0) {
-            let keys = self.key_columns(batch)?;
+            if budget == 0 {
+                break;
+            }
+            let batch = batch.slice(0, batch.num_rows().min(budget));
+            budget -= batch.num_rows();
+            pieces += 1;
+            let keys = self.key_columns(&batch)?;
             runs += partition(&keys)?.len();
             converter.append(&mut rows, &keys)?;
         }
         let distinct: HashSet<_> = rows.iter().collect();
         // Each batch boundary may split a run once.
-        Ok(runs <= distinct.len() + distinct.len() / 10 + probe.len())
+        Ok(runs <= distinct.len() + distinct.len() / 10 + pieces)
     }
 
     /// Adds a batch's runs; returns the groups held once there are a batch

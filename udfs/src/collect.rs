@@ -67,6 +67,24 @@ impl CollectedRows {
             .map(|v| as_float64_array(v))
             .collect::<Result<Vec<_>>>()?;
         let mut row = vec![0.0; arrays.len()];
+        if arrays.iter().all(|a| a.null_count() == 0) {
+            // No NULLs (the usual case): copy whole columns, then check the
+            // new rows; a rejected row ends the query, so drop the batch.
+            let start = self.len();
+            for (column, array) in self.columns.iter_mut().zip(&arrays) {
+                column.extend_from_slice(array.values());
+            }
+            for i in start..self.len() {
+                for (slot, column) in row.iter_mut().zip(&self.columns) {
+                    *slot = column[i];
+                }
+                if let Err(e) = check(&row) {
+                    self.columns.iter_mut().for_each(|c| c.truncate(start));
+                    return Err(e);
+                }
+            }
+            return Ok(());
+        }
         for i in 0..arrays.first().map_or(0, |a| a.len()) {
             if arrays.iter().any(|a| a.is_null(i)) {
                 continue;
@@ -108,7 +126,12 @@ impl CollectedRows {
                     continue;
                 }
                 let values = lists.value(i);
-                column.extend(as_float64_array(&values)?.iter().flatten());
+                let values = as_float64_array(&values)?;
+                if values.null_count() == 0 {
+                    column.extend_from_slice(values.values());
+                } else {
+                    column.extend(values.iter().flatten());
+                }
             }
         }
         Ok(())

@@ -235,6 +235,19 @@ impl Histories {
     /// depend only on x are computed once per distinct x, and the counts once
     /// per fit.
     pub fn frequency_counts(&self) -> Vec<(f64, f64)> {
+        let largest = self.x.iter().copied().fold(0.0, f64::max);
+        if largest <= X_TABLE_LIMIT as f64 {
+            let mut counts = vec![0.0; largest as usize + 1];
+            for &x in &self.x {
+                counts[x as usize] += 1.0;
+            }
+            return counts
+                .into_iter()
+                .enumerate()
+                .filter(|(_, n)| *n > 0.0)
+                .map(|(x, n)| (x as f64, n))
+                .collect();
+        }
         let mut counts: BTreeMap<u64, f64> = BTreeMap::new();
         for &x in &self.x {
             *counts.entry(x as u64).or_default() += 1.0;
@@ -271,7 +284,8 @@ impl Histories {
             h[2][3] += count * (tri_ab - tri_abx);
             h[3][3] += count * (trigamma(b + x) - tri_abx - tri_b + tri_ab);
         }
-        total.add(&per_customer_terms(self, p));
+        let tables = XTables::new(counts, b);
+        total.add(&per_customer_terms(self, p, tables.as_ref()));
         for k in 0..4 {
             for l in 0..k {
                 total.hessian[k][l] = total.hessian[l][k];
@@ -284,18 +298,18 @@ impl Histories {
 /// The per-customer part of the log-likelihood, split over the available
 /// cores (this loop is the whole cost of a fit). Fills the upper triangle of
 /// the Hessian.
-fn per_customer_terms(h: &Histories, p: &BgNbd) -> LogLikelihood {
+fn per_customer_terms(h: &Histories, p: &BgNbd, tables: Option<&XTables>) -> LogLikelihood {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = h.len().div_ceil(threads).max(50_000);
     if h.len() <= chunk {
-        return per_customer_range(&h.x, &h.t_x, &h.t, p);
+        return per_customer_range(&h.x, &h.t_x, &h.t, p, tables);
     }
     std::thread::scope(|scope| {
         let handles: Vec<_> =
             h.x.chunks(chunk)
                 .zip(h.t_x.chunks(chunk))
                 .zip(h.t.chunks(chunk))
-                .map(|((x, t_x), t)| scope.spawn(move || per_customer_range(x, t_x, t, p)))
+                .map(|((x, t_x), t)| scope.spawn(move || per_customer_range(x, t_x, t, p, tables)))
                 .collect();
         let mut total = LogLikelihood::default();
         for handle in handles {
@@ -311,8 +325,53 @@ fn per_customer_terms(h: &Histories, p: &BgNbd) -> LogLikelihood {
     })
 }
 
+/// Frequencies at or below this index tables of per-x terms; larger ones
+/// (never seen in practice) are computed per customer.
+const X_TABLE_LIMIT: usize = 1 << 16;
+
+/// 1/(b+x-1) and ln(b+x-1) for every x up to the largest frequency: one
+/// logarithm per distinct x instead of one per repeat buyer.
+struct XTables {
+    inv_b: Vec<f64>,
+    ln_b: Vec<f64>,
+}
+
+impl XTables {
+    fn new(counts: &[(f64, f64)], b: f64) -> Option<Self> {
+        let largest = counts.last().map_or(0.0, |(x, _)| *x);
+        if largest > X_TABLE_LIMIT as f64 {
+            return None;
+        }
+        let (inv_b, ln_b) = (0..=largest as usize)
+            .map(|x| {
+                let v = b + x as f64 - 1.0;
+                (1.0 / v, v.ln())
+            })
+            .unzip();
+        Some(Self { inv_b, ln_b })
+    }
+
+    /// (1/(b+x-1), ln(b+x-1)) for a repeat buyer's x.
+    #[inline]
+    fn get(tables: Option<&Self>, b: f64, x: f64) -> (f64, f64) {
+        match tables.and_then(|t| Some((*t.inv_b.get(x as usize)?, *t.ln_b.get(x as usize)?))) {
+            Some(v) => v,
+            None => {
+                let v = b + x - 1.0;
+                (1.0 / v, v.ln())
+            }
+        }
+    }
+}
+
 #[inline]
-fn per_customer_range(x: &[f64], t_x: &[f64], t: &[f64], p: &BgNbd) -> LogLikelihood {
+fn per_customer_range(
+    x: &[f64],
+    t_x: &[f64],
+    t: &[f64],
+    p: &BgNbd,
+    tables: Option<&XTables>,
+) -> LogLikelihood {
     let BgNbd { r, alpha, a, b } = *p;
     let ln_a = a.ln();
     let mut value = 0.0;
@@ -335,11 +394,13 @@ fn per_customer_range(x: &[f64], t_x: &[f64], t: &[f64], p: &BgNbd) -> LogLikeli
         if x > 0.0 {
             let e_x = 1.0 / (alpha + t_x);
             let d = ln_t - (alpha + t_x).ln();
-            let inv_b = 1.0 / (b + x - 1.0);
-            let log_w = ln_a + inv_b.ln() + u * d;
+            let (inv_b, ln_b) = XTables::get(tables, b, x);
+            let log_w = ln_a - ln_b + u * d;
             // ln(1 + e^w), s = e^w / (1 + e^w) and s(1-s), without overflow.
+            // e is in (0, 1], so ln(1 + e) is within an ulp of 1 absolute
+            // (all the sum needs) without the slower ln_1p.
             let e = (-log_w.abs()).exp();
-            let softplus = log_w.max(0.0) + e.ln_1p();
+            let softplus = log_w.max(0.0) + (1.0 + e).ln();
             let s = if log_w >= 0.0 {
                 1.0 / (1.0 + e)
             } else {
