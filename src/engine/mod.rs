@@ -14,6 +14,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 
 mod case_group_codes;
+mod normalized_sort;
 mod proven_filters;
 mod run_aggregate;
 pub mod segmented_window;
@@ -22,6 +23,7 @@ pub mod shared_subplan;
 mod whole_partition_windows;
 
 pub use case_group_codes::GroupCaseByCode;
+pub use normalized_sort::{NormalizedKeySortExec, NormalizedKeySortRule};
 pub use proven_filters::DropProvenFilters;
 pub use run_aggregate::{RunPartialAggregateExec, RunPartialAggregateRule};
 pub use segmented_window::SegmentedWindowExec;
@@ -50,6 +52,9 @@ extensions_options! {
         /// Compute the partial stage of a grouped aggregation over runs of
         /// equal keys when the input arrives clustered by them.
         pub run_partial_aggregation: bool, default = true
+        /// Sort on fixed-width keys by normalized keys packed into machine
+        /// words instead of DataFusion's column-by-column comparisons.
+        pub normalized_key_sort: bool, default = true
     }
 }
 
@@ -59,8 +64,10 @@ impl ConfigExtension for EngineOptions {
 
 /// Every session's physical optimizer rules: DataFusion's, with
 /// [`DropProvenFilters`] first (before filters are pushed into scans) and
-/// [`SegmentedWindowRule`] and [`RunPartialAggregateRule`] once sorts,
-/// partitioning and aggregation modes are final, before the sanity check.
+/// [`SegmentedWindowRule`], [`RunPartialAggregateRule`] and
+/// [`NormalizedKeySortRule`] (last, so the others see DataFusion's sorts)
+/// once sorts, partitioning and aggregation modes are final, before the
+/// sanity check.
 pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
         vec![Arc::new(DropProvenFilters)];
@@ -73,6 +80,7 @@ pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + 
         .unwrap_or(rules.len());
     rules.insert(last, Arc::new(SegmentedWindowRule));
     rules.insert(last + 1, Arc::new(RunPartialAggregateRule));
+    rules.insert(last + 2, Arc::new(NormalizedKeySortRule));
     rules
 }
 

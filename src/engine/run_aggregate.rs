@@ -527,15 +527,16 @@ fn filter_mask(
 }
 
 /// One partition replaying the probed batches, then the rest of the input,
-/// for the hash aggregate the operator falls back to.
-struct ReplayExec {
+/// for the hash aggregate the operator falls back to (and the sort
+/// `NormalizedKeySortExec` hands over to).
+pub(super) struct ReplayExec {
     stream: Mutex<Option<(VecDeque<RecordBatch>, SendableRecordBatchStream)>>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
 
 impl ReplayExec {
-    fn new(
+    pub(super) fn new(
         schema: SchemaRef,
         probe: VecDeque<RecordBatch>,
         rest: SendableRecordBatchStream,
