@@ -27,7 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef};
-use datafusion::arrow::compute::interleave;
+use datafusion::arrow::compute::{concat_batches, interleave};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
@@ -50,6 +50,9 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 
 use super::run_aggregate::ReplayExec;
+
+/// Input batches concatenated into one at a time on large inputs.
+const COMPACT: usize = 64;
 
 /// Widest key, in bytes of row format, that is packed into words.
 const MAX_KEY_BYTES: usize = 32;
@@ -256,7 +259,7 @@ impl Sorter {
         context: Arc<TaskContext>,
     ) -> Result<BatchStream> {
         let mut batches = Vec::new();
-        let mut rows = 0usize;
+        let (mut rows, mut compacted) = (0usize, 0usize);
         while let Some(batch) = input.next().await {
             let batch = batch?;
             if batch.num_rows() == 0 {
@@ -282,6 +285,17 @@ impl Sorter {
             }
             rows += batch.num_rows();
             batches.push(batch);
+            // Gathering a batch of output touches every input batch, so keep
+            // their number down on large inputs: each run of COMPACT batches
+            // becomes one.
+            if batches.len() - compacted >= COMPACT {
+                let timer = self.metrics.elapsed_compute().timer();
+                let merged = concat_batches(&self.schema, &batches[compacted..])?;
+                batches.truncate(compacted);
+                batches.push(merged);
+                compacted += 1;
+                timer.done();
+            }
         }
         if rows > u32::MAX as usize || batches.len() > u32::MAX as usize {
             return internal_err!("NormalizedKeySortExec: {rows} rows in one partition");
@@ -416,8 +430,14 @@ mod tests {
         FROM (SELECT value AS v FROM generate_series(1, 20000))";
 
     async fn both(sql: &str) -> (String, String) {
-        let on = session(&[]).await;
-        let off = session(&["SET finsight.normalized_key_sort = false".to_string()]).await;
+        both_with(sql, &[]).await
+    }
+
+    async fn both_with(sql: &str, settings: &[&str]) -> (String, String) {
+        let on: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+        let mut off = on.clone();
+        off.push("SET finsight.normalized_key_sort = false".to_string());
+        let (on, off) = (session(&on).await, session(&off).await);
         exec(&on, TABLE).await;
         exec(&off, TABLE).await;
         (exec(&on, sql).await, exec(&off, sql).await)
@@ -434,6 +454,10 @@ mod tests {
             let sql = format!("SELECT a, x, d, id, label FROM t ORDER BY {order}");
             let (on, off) = both(&sql).await;
             assert_eq!(on, off, "{order}");
+            // 200 input batches: the inputs are concatenated 64 at a time.
+            let small = ["SET datafusion.execution.batch_size = 100"];
+            let (on, off) = both_with(&sql, &small).await;
+            assert_eq!(on, off, "{order} in batches of 100");
         }
     }
 
