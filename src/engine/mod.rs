@@ -17,6 +17,7 @@ mod case_group_codes;
 mod normalized_sort;
 mod proven_filters;
 mod run_aggregate;
+mod run_kernels;
 pub mod segmented_window;
 mod segmented_window_rule;
 pub mod shared_subplan;

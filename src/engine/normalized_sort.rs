@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::array::{Array, ArrayRef, new_null_array};
 use datafusion::arrow::compute::{concat_batches, interleave};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -249,80 +249,20 @@ struct Sorter {
     fallbacks: Count,
 }
 
+/// A row's sort key in `W` big-endian words (zero-padded, so word order is
+/// byte order), then its batch and row: sorting these orders rows by key,
+/// ties by input position.
+type Key<const W: usize> = ([u64; W], u32, u32);
+
 impl Sorter {
     /// Reads the whole input, then streams it sorted; hands over to `sort`
     /// if the memory pool will not hold the input and its keys.
     async fn run(
         self,
-        mut input: SendableRecordBatchStream,
+        input: SendableRecordBatchStream,
         sort: Arc<dyn ExecutionPlan>,
         context: Arc<TaskContext>,
     ) -> Result<BatchStream> {
-        let mut batches = Vec::new();
-        let (mut rows, mut compacted) = (0usize, 0usize);
-        while let Some(batch) = input.next().await {
-            let batch = batch?;
-            if batch.num_rows() == 0 {
-                continue;
-            }
-            // Slices of one array (an aggregate's output) share its buffers:
-            // count each slice's own bytes, not the whole buffer per slice.
-            let bytes = sliced_size(&batch)? + batch.num_rows() * (MAX_KEY_BYTES + 8);
-            if self.reservation.try_grow(bytes).is_err() {
-                self.fallbacks.add(1);
-                self.reservation.free();
-                batches.push(batch);
-                let replay = Arc::new(ReplayExec::new(
-                    Arc::clone(&self.schema),
-                    VecDeque::from(batches),
-                    input,
-                ));
-                let sort = sort.replace_children(
-                    vec![replay],
-                    ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-                )?;
-                return Ok(sort.execute(0, context)?.boxed());
-            }
-            rows += batch.num_rows();
-            batches.push(batch);
-            // Gathering a batch of output touches every input batch, so keep
-            // their number down on large inputs: each run of COMPACT batches
-            // becomes one.
-            if batches.len() - compacted >= COMPACT {
-                let timer = self.metrics.elapsed_compute().timer();
-                let merged = concat_batches(&self.schema, &batches[compacted..])?;
-                batches.truncate(compacted);
-                batches.push(merged);
-                compacted += 1;
-                timer.done();
-            }
-        }
-        if rows > u32::MAX as usize || batches.len() > u32::MAX as usize {
-            return internal_err!("NormalizedKeySortExec: {rows} rows in one partition");
-        }
-        let timer = self.metrics.elapsed_compute().timer();
-        let order = self.sorted_positions(&batches)?;
-        timer.done();
-        let batch_size = self.batch_size;
-        let state = (self, Arc::new(batches), Arc::new(order), 0usize);
-        Ok(
-            futures::stream::try_unfold(state, move |(sorter, batches, order, start)| async move {
-                if start >= order.len() {
-                    return Ok(None);
-                }
-                let end = (start + batch_size).min(order.len());
-                let timer = sorter.metrics.elapsed_compute().timer();
-                let batch = gather(&sorter.schema, &batches, &order[start..end])?;
-                timer.done();
-                sorter.metrics.record_output(batch.num_rows());
-                Ok(Some((batch, (sorter, batches, order, end))))
-            })
-            .boxed(),
-        )
-    }
-
-    /// (batch, row) of every input row in sorted order.
-    fn sorted_positions(&self, batches: &[RecordBatch]) -> Result<Vec<(usize, usize)>> {
         let fields = self
             .ordering
             .iter()
@@ -334,60 +274,197 @@ impl Sorter {
             })
             .collect::<Result<Vec<_>>>()?;
         let converter = RowConverter::new(fields)?;
-        let encoded = batches
-            .iter()
-            .map(|batch| {
-                let keys = self
-                    .ordering
-                    .iter()
-                    .map(|key| key.expr.evaluate(batch)?.into_array(batch.num_rows()))
-                    .collect::<Result<Vec<ArrayRef>>>()?;
-                converter.convert_columns(&keys)
-            })
-            .collect::<Result<Vec<Rows>, _>>()?;
-        let width = encoded
-            .iter()
-            .find(|rows| rows.num_rows() > 0)
-            .map_or(0, |rows| rows.row(0).as_ref().len());
+        // Every row of a fixed-width key has the same length: measure it on
+        // an empty-but-typed row of NULLs.
+        let width = key_width(&converter, &self.ordering, &self.schema)?;
         match width.div_ceil(8) {
-            0 | 1 => sort_packed::<1>(&encoded, width),
-            2 => sort_packed::<2>(&encoded, width),
-            3 => sort_packed::<3>(&encoded, width),
-            4 => sort_packed::<4>(&encoded, width),
+            0 | 1 => {
+                self.run_with::<1>(input, sort, context, converter, width)
+                    .await
+            }
+            2 => {
+                self.run_with::<2>(input, sort, context, converter, width)
+                    .await
+            }
+            3 => {
+                self.run_with::<3>(input, sort, context, converter, width)
+                    .await
+            }
+            4 => {
+                self.run_with::<4>(input, sort, context, converter, width)
+                    .await
+            }
             _ => internal_err!("NormalizedKeySortExec: a {width}-byte key"),
         }
     }
+
+    /// Gives every row read so far and the rest of the input to
+    /// DataFusion's sort, which spills.
+    fn hand_over(
+        self,
+        batches: Vec<RecordBatch>,
+        input: SendableRecordBatchStream,
+        sort: Arc<dyn ExecutionPlan>,
+        context: Arc<TaskContext>,
+    ) -> Result<BatchStream> {
+        self.fallbacks.add(1);
+        self.reservation.free();
+        let replay = Arc::new(ReplayExec::new(
+            Arc::clone(&self.schema),
+            VecDeque::from(batches),
+            input,
+        ));
+        let sort = sort.replace_children(
+            vec![replay],
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )?;
+        Ok(sort.execute(0, context)?.boxed())
+    }
+
+    async fn run_with<const W: usize>(
+        self,
+        mut input: SendableRecordBatchStream,
+        sort: Arc<dyn ExecutionPlan>,
+        context: Arc<TaskContext>,
+        converter: RowConverter,
+        width: usize,
+    ) -> Result<BatchStream> {
+        let mut batches: Vec<RecordBatch> = Vec::new();
+        let mut keys: Vec<Key<W>> = Vec::new();
+        // Index of the first batch not yet concatenated, and of its first key.
+        let (mut compacted, mut compacted_keys) = (0usize, 0usize);
+        while let Some(batch) = input.next().await {
+            let batch = batch?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            // Slices of one array (an aggregate's output) share its buffers:
+            // count each slice's own bytes, not the whole buffer per slice.
+            // Keys: the packed key of every row, plus the Rows encoding of
+            // this batch while it is being packed.
+            let encoding = batch.num_rows() * (width + size_of::<usize>());
+            let more_keys = (keys.len() + batch.num_rows()).saturating_sub(keys.capacity());
+            // The key vector grows by doubling: reserve what it will hold.
+            let growth = if more_keys > 0 {
+                keys.capacity().max(batch.num_rows()) * size_of::<Key<W>>()
+            } else {
+                0
+            };
+            let bytes = sliced_size(&batch)? + encoding + growth;
+            if batches.len() >= u32::MAX as usize || self.reservation.try_grow(bytes).is_err() {
+                drop(keys);
+                batches.push(batch);
+                return self.hand_over(batches, input, sort, context);
+            }
+            let timer = self.metrics.elapsed_compute().timer();
+            if growth > 0 {
+                keys.reserve_exact(growth / size_of::<Key<W>>());
+            }
+            let columns = self
+                .ordering
+                .iter()
+                .map(|key| key.expr.evaluate(&batch)?.into_array(batch.num_rows()))
+                .collect::<Result<Vec<ArrayRef>>>()?;
+            let rows = converter.convert_columns(&columns)?;
+            pack::<W>(&rows, width, batches.len() as u32, &mut keys)?;
+            drop(rows);
+            self.reservation.shrink(encoding);
+            batches.push(batch);
+            // Gathering a batch of output touches every input batch, so keep
+            // their number down on large inputs: each run of COMPACT batches
+            // becomes one (its keys renumbered), with the copy reserved while
+            // both exist.
+            if batches.len() - compacted >= COMPACT {
+                let copy = batches[compacted..]
+                    .iter()
+                    .map(sliced_size)
+                    .sum::<Result<usize>>()?;
+                if self.reservation.try_grow(copy).is_ok() {
+                    let merged = concat_batches(&self.schema, &batches[compacted..])?;
+                    let mut offsets = Vec::with_capacity(COMPACT);
+                    let mut offset = 0u32;
+                    for b in &batches[compacted..] {
+                        offsets.push(offset);
+                        offset += b.num_rows() as u32;
+                    }
+                    for key in &mut keys[compacted_keys..] {
+                        key.2 += offsets[key.1 as usize - compacted];
+                        key.1 = compacted as u32;
+                    }
+                    batches.truncate(compacted);
+                    batches.push(merged);
+                    compacted += 1;
+                    compacted_keys = keys.len();
+                    self.reservation.shrink(copy);
+                }
+            }
+            timer.done();
+        }
+        let timer = self.metrics.elapsed_compute().timer();
+        keys.sort_unstable();
+        timer.done();
+        let batch_size = self.batch_size;
+        let state = (self, Arc::new(batches), Arc::new(keys), 0usize);
+        Ok(
+            futures::stream::try_unfold(state, move |(sorter, batches, keys, start)| async move {
+                if start >= keys.len() {
+                    return Ok(None);
+                }
+                let end = (start + batch_size).min(keys.len());
+                let timer = sorter.metrics.elapsed_compute().timer();
+                let positions: Vec<(usize, usize)> = keys[start..end]
+                    .iter()
+                    .map(|(_, b, r)| (*b as usize, *r as usize))
+                    .collect();
+                let batch = gather(&sorter.schema, &batches, &positions)?;
+                timer.done();
+                sorter.metrics.record_output(batch.num_rows());
+                Ok(Some((batch, (sorter, batches, keys, end))))
+            })
+            .boxed(),
+        )
+    }
 }
 
-/// Sorts every row by its row-format key packed into `W` big-endian words
-/// (zero-padded, so word order is byte order), ties by input position.
-fn sort_packed<const W: usize>(encoded: &[Rows], width: usize) -> Result<Vec<(usize, usize)>> {
-    let total: usize = encoded.iter().map(Rows::num_rows).sum();
-    let mut keys: Vec<([u64; W], u32, u32)> = Vec::with_capacity(total);
-    for (b, rows) in encoded.iter().enumerate() {
-        for r in 0..rows.num_rows() {
-            let bytes = rows.row(r);
-            let bytes = bytes.as_ref();
-            if bytes.len() != width {
-                return internal_err!(
-                    "NormalizedKeySortExec: keys of {} and {width} bytes",
-                    bytes.len()
-                );
-            }
-            let mut words = [0u64; W];
-            for (word, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
-                let mut padded = [0u8; 8];
-                padded[..chunk.len()].copy_from_slice(chunk);
-                *word = u64::from_be_bytes(padded);
-            }
-            keys.push((words, b as u32, r as u32));
+/// Bytes of one key in row format (all rows of a fixed-width key have it).
+fn key_width(
+    converter: &RowConverter,
+    ordering: &LexOrdering,
+    schema: &SchemaRef,
+) -> Result<usize> {
+    let columns = ordering
+        .iter()
+        .map(|key| Ok(new_null_array(&key.expr.data_type(schema)?, 1)))
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    let rows = converter.convert_columns(&columns)?;
+    Ok(rows.row(0).as_ref().len())
+}
+
+/// Appends each row's key, packed into `W` words, with its batch and row.
+fn pack<const W: usize>(
+    rows: &Rows,
+    width: usize,
+    batch: u32,
+    keys: &mut Vec<Key<W>>,
+) -> Result<()> {
+    for r in 0..rows.num_rows() {
+        let row = rows.row(r);
+        let bytes = row.as_ref();
+        if bytes.len() != width {
+            return internal_err!(
+                "NormalizedKeySortExec: keys of {} and {width} bytes",
+                bytes.len()
+            );
         }
+        let mut words = [0u64; W];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+            let mut padded = [0u8; 8];
+            padded[..chunk.len()].copy_from_slice(chunk);
+            *word = u64::from_be_bytes(padded);
+        }
+        keys.push((words, batch, r as u32));
     }
-    keys.sort_unstable();
-    Ok(keys
-        .into_iter()
-        .map(|(_, b, r)| (b as usize, r as usize))
-        .collect())
+    Ok(())
 }
 
 /// The rows at `positions`, as one batch.
