@@ -14,6 +14,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 
 mod case_group_codes;
+pub mod date_trunc;
 mod normalized_sort;
 mod proven_filters;
 mod run_aggregate;
