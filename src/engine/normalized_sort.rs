@@ -51,6 +51,9 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::run_aggregate::ReplayExec;
 
+/// Keys from which a single-partition sort uses two threads.
+const PARALLEL_MIN_ROWS: usize = 65_536;
+
 /// Input batches concatenated into one at a time on large inputs.
 const COMPACT: usize = 64;
 
@@ -224,6 +227,8 @@ impl ExecutionPlan for NormalizedKeySortExec {
             reservation,
             metrics: BaselineMetrics::new(&self.metrics, partition),
             fallbacks: MetricBuilder::new(&self.metrics).counter("sort_fallback", partition),
+            parallel: self.properties().output_partitioning().partition_count() == 1
+                && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
         };
         let stream =
             futures::stream::once(sorter.run(input, Arc::clone(&self.sort), context)).try_flatten();
@@ -247,6 +252,8 @@ struct Sorter {
     reservation: MemoryReservation,
     metrics: BaselineMetrics,
     fallbacks: Count,
+    /// Sort on two threads (one output partition, several cores).
+    parallel: bool,
 }
 
 /// A row's sort key in `W` big-endian words (zero-padded, so word order is
@@ -401,28 +408,62 @@ impl Sorter {
             timer.done();
         }
         let timer = self.metrics.elapsed_compute().timer();
-        keys.sort_unstable();
+        // A sort with one output partition runs alone on its core while the
+        // others wait for its first batch: sort two halves on two threads
+        // and merge them as the output is gathered.
+        let split = if self.parallel && keys.len() >= PARALLEL_MIN_ROWS {
+            keys.len() / 2
+        } else {
+            keys.len()
+        };
+        let (left, right) = keys.split_at_mut(split);
+        if right.is_empty() {
+            left.sort_unstable();
+        } else {
+            let sorted = std::thread::scope(|scope| {
+                let other = scope.spawn(|| right.sort_unstable());
+                left.sort_unstable();
+                other.join()
+            });
+            if sorted.is_err() {
+                return internal_err!("NormalizedKeySortExec: a sorting thread panicked");
+            }
+        }
         timer.done();
         let batch_size = self.batch_size;
-        let state = (self, Arc::new(batches), Arc::new(keys), 0usize);
-        Ok(
-            futures::stream::try_unfold(state, move |(sorter, batches, keys, start)| async move {
-                if start >= keys.len() {
+        let state = (
+            self,
+            Arc::new(batches),
+            Arc::new(keys),
+            0usize,
+            split,
+            split,
+        );
+        Ok(futures::stream::try_unfold(
+            state,
+            move |(sorter, batches, keys, mut i, mut j, split)| async move {
+                if i >= split && j >= keys.len() {
                     return Ok(None);
                 }
-                let end = (start + batch_size).min(keys.len());
                 let timer = sorter.metrics.elapsed_compute().timer();
-                let positions: Vec<(usize, usize)> = keys[start..end]
-                    .iter()
-                    .map(|(_, b, r)| (*b as usize, *r as usize))
-                    .collect();
+                let mut positions = Vec::with_capacity(batch_size);
+                while positions.len() < batch_size && (i < split || j < keys.len()) {
+                    let take_left = j >= keys.len() || (i < split && keys[i] <= keys[j]);
+                    let (_, b, r) = if take_left { &keys[i] } else { &keys[j] };
+                    positions.push((*b as usize, *r as usize));
+                    if take_left {
+                        i += 1;
+                    } else {
+                        j += 1;
+                    }
+                }
                 let batch = gather(&sorter.schema, &batches, &positions)?;
                 timer.done();
                 sorter.metrics.record_output(batch.num_rows());
-                Ok(Some((batch, (sorter, batches, keys, end))))
-            })
-            .boxed(),
+                Ok(Some((batch, (sorter, batches, keys, i, j, split))))
+            },
         )
+        .boxed())
     }
 }
 
@@ -549,6 +590,22 @@ mod tests {
         exec(&ctx, TABLE).await;
         let plan = plan_text(&ctx, sql).await;
         assert!(plan.contains("NormalizedKeySortExec"), "{plan}");
+    }
+
+    #[tokio::test]
+    async fn a_single_partition_sort_on_two_threads_agrees() {
+        // A global window sorts one partition; 150,000 keys take the
+        // two-thread path (halves merged while gathering).
+        let big = "CREATE TABLE big AS SELECT (v * 7919) % 1009 AS a, \
+                   CASE WHEN v % 13 = 0 THEN NULL ELSE CAST((v * 104729) % 997 AS DOUBLE) END AS x, \
+                   v AS id FROM (SELECT value AS v FROM generate_series(1, 150000))";
+        let sql = "SELECT id, row_number() OVER (ORDER BY a DESC, x, id) AS n, \
+                   ntile(7) OVER (ORDER BY x NULLS FIRST, a, id DESC) AS t FROM big ORDER BY id";
+        let on = session(&[]).await;
+        let off = session(&["SET finsight.normalized_key_sort = false".to_string()]).await;
+        exec(&on, big).await;
+        exec(&off, big).await;
+        assert_eq!(exec(&on, sql).await, exec(&off, sql).await);
     }
 
     #[tokio::test]
