@@ -24,6 +24,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, new_null_array};
@@ -284,21 +285,22 @@ impl Sorter {
         // Every row of a fixed-width key has the same length: measure it on
         // an empty-but-typed row of NULLs.
         let width = key_width(&converter, &self.ordering, &self.schema)?;
-        match width.div_ceil(8) {
+        let layout = KeyLayout::new(&self.ordering, &self.schema, width)?;
+        match layout.packed.div_ceil(8) {
             0 | 1 => {
-                self.run_with::<1>(input, sort, context, converter, width)
+                self.run_with::<1>(input, sort, context, converter, layout)
                     .await
             }
             2 => {
-                self.run_with::<2>(input, sort, context, converter, width)
+                self.run_with::<2>(input, sort, context, converter, layout)
                     .await
             }
             3 => {
-                self.run_with::<3>(input, sort, context, converter, width)
+                self.run_with::<3>(input, sort, context, converter, layout)
                     .await
             }
             4 => {
-                self.run_with::<4>(input, sort, context, converter, width)
+                self.run_with::<4>(input, sort, context, converter, layout)
                     .await
             }
             _ => internal_err!("NormalizedKeySortExec: a {width}-byte key"),
@@ -334,8 +336,9 @@ impl Sorter {
         sort: Arc<dyn ExecutionPlan>,
         context: Arc<TaskContext>,
         converter: RowConverter,
-        width: usize,
+        layout: KeyLayout,
     ) -> Result<BatchStream> {
+        let width = layout.width;
         let mut batches: Vec<RecordBatch> = Vec::new();
         let mut keys: Vec<Key<W>> = Vec::new();
         // Index of the first batch not yet concatenated, and of its first key.
@@ -372,8 +375,21 @@ impl Sorter {
                 .iter()
                 .map(|key| key.expr.evaluate(&batch)?.into_array(batch.num_rows()))
                 .collect::<Result<Vec<ArrayRef>>>()?;
+            if layout
+                .not_null
+                .iter()
+                .zip(&columns)
+                .any(|(not_null, column)| *not_null && column.null_count() > 0)
+            {
+                // A column declared NOT NULL holds a NULL: the packed keys
+                // left its validity byte out, so DataFusion sorts instead.
+                timer.done();
+                drop(keys);
+                batches.push(batch);
+                return self.hand_over(batches, input, sort, context);
+            }
             let rows = converter.convert_columns(&columns)?;
-            pack::<W>(&rows, width, batches.len() as u32, &mut keys)?;
+            pack::<W>(&rows, &layout, batches.len() as u32, &mut keys)?;
             drop(rows);
             self.reservation.shrink(encoding);
             batches.push(batch);
@@ -481,13 +497,59 @@ fn key_width(
     Ok(rows.row(0).as_ref().len())
 }
 
+/// Which bytes of a row-format key are packed: all of them, except the
+/// validity byte of columns that cannot be NULL (always the same, so
+/// leaving it out keeps the order and can save a word).
+struct KeyLayout {
+    /// Bytes of a key in row format.
+    width: usize,
+    /// Byte ranges of the row-format key that are packed, in order.
+    kept: Vec<Range<usize>>,
+    /// Bytes packed.
+    packed: usize,
+    /// Per sort column, whether it is declared NOT NULL.
+    not_null: Vec<bool>,
+}
+
+impl KeyLayout {
+    fn new(ordering: &LexOrdering, schema: &SchemaRef, width: usize) -> Result<Self> {
+        let mut kept = Vec::new();
+        let mut not_null = Vec::new();
+        let mut offset = 0;
+        for key in ordering.iter() {
+            let bytes = fixed_width(&key.expr.data_type(schema)?).map_or(0, |b| b + 1);
+            let nullable = key.expr.nullable(schema)?;
+            kept.push(if nullable { offset } else { offset + 1 }..offset + bytes);
+            not_null.push(!nullable);
+            offset += bytes;
+        }
+        if offset != width {
+            // Not the layout this module knows: pack every byte.
+            return Ok(Self {
+                width,
+                kept: std::iter::once(0..width).collect(),
+                packed: width,
+                not_null: vec![false; ordering.len()],
+            });
+        }
+        let packed = kept.iter().map(Range::len).sum();
+        Ok(Self {
+            width,
+            kept,
+            packed,
+            not_null,
+        })
+    }
+}
+
 /// Appends each row's key, packed into `W` words, with its batch and row.
 fn pack<const W: usize>(
     rows: &Rows,
-    width: usize,
+    layout: &KeyLayout,
     batch: u32,
     keys: &mut Vec<Key<W>>,
 ) -> Result<()> {
+    let width = layout.width;
     for r in 0..rows.num_rows() {
         let row = rows.row(r);
         let bytes = row.as_ref();
@@ -497,11 +559,17 @@ fn pack<const W: usize>(
                 bytes.len()
             );
         }
+        let mut packed = [0u8; MAX_KEY_BYTES];
+        let mut at = 0;
+        for range in &layout.kept {
+            packed[at..at + range.len()].copy_from_slice(&bytes[range.clone()]);
+            at += range.len();
+        }
         let mut words = [0u64; W];
-        for (word, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
-            let mut padded = [0u8; 8];
-            padded[..chunk.len()].copy_from_slice(chunk);
-            *word = u64::from_be_bytes(padded);
+        for (word, chunk) in words.iter_mut().zip(packed.chunks_exact(8)) {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(chunk);
+            *word = u64::from_be_bytes(eight);
         }
         keys.push((words, batch, r as u32));
     }
