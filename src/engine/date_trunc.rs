@@ -14,8 +14,8 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, make_array};
-use datafusion::arrow::buffer::{NullBuffer, ScalarBuffer};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, FieldRef, TimeUnit};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::sort_properties::{ExprProperties, SortProperties};
@@ -23,6 +23,8 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
     Signature,
 };
+
+use super::run_kernels::{native, retyped};
 
 /// DataFusion's `date_trunc`, with the calendar kernel in front.
 pub fn date_trunc() -> ScalarUDF {
@@ -112,9 +114,7 @@ fn truncate(granularity: &ScalarValue, values: &ArrayRef) -> Option<Result<Array
         TimeUnit::Microsecond => 86_400_000_000,
         TimeUnit::Nanosecond => 86_400_000_000_000,
     };
-    let data = values.to_data();
-    let ticks: ScalarBuffer<i64> =
-        ScalarBuffer::new(data.buffers()[0].clone(), data.offset(), data.len());
+    let ticks = native::<i64>(values);
     let nulls = values.logical_nulls();
     if let Some(out) = truncate_by_table(period, per_day, &ticks, nulls.as_ref()) {
         return Some(build(out?, nulls, values.data_type()));
@@ -139,14 +139,7 @@ fn truncate(granularity: &ScalarValue, values: &ArrayRef) -> Option<Result<Array
 
 /// The truncated ticks as an array of the input's type.
 fn build(out: Vec<i64>, nulls: Option<NullBuffer>, data_type: &DataType) -> Result<ArrayRef> {
-    let array = Int64Array::new(out.into(), nulls);
-    Ok(make_array(
-        array
-            .into_data()
-            .into_builder()
-            .data_type(data_type.clone())
-            .build()?,
-    ))
+    retyped(Int64Array::new(out.into(), nulls), data_type)
 }
 
 /// Rows sorted by customer and then time change month almost every row, so

@@ -318,16 +318,8 @@ impl Sorter {
     ) -> Result<BatchStream> {
         self.fallbacks.add(1);
         self.reservation.free();
-        let replay = Arc::new(ReplayExec::new(
-            Arc::clone(&self.schema),
-            VecDeque::from(batches),
-            input,
-        ));
-        let sort = sort.replace_children(
-            vec![replay],
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )?;
-        Ok(sort.execute(0, context)?.boxed())
+        let schema = Arc::clone(&self.schema);
+        Ok(ReplayExec::hand_over(sort, schema, VecDeque::from(batches), input, context)?.boxed())
     }
 
     async fn run_with<const W: usize>(
@@ -688,28 +680,23 @@ mod tests {
 
     #[tokio::test]
     async fn hands_over_to_the_spilling_sort_when_memory_runs_out() {
-        use std::sync::Arc;
-
-        use datafusion::execution::memory_pool::FairSpillPool;
-        use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-        use datafusion::prelude::{SessionConfig, SessionContext};
+        use crate::session::{SessionOptions, new_session};
 
         let sql = "SELECT a, x, d, id, label FROM t ORDER BY x DESC, a, id";
         let (_, expected) = both(sql).await;
-        let runtime = RuntimeEnvBuilder::new()
-            .with_memory_pool(Arc::new(FairSpillPool::new(1_000_000)))
-            .build_arc()
-            .expect("runtime");
-        let mut config = SessionConfig::new().with_target_partitions(1);
-        config.options_mut().execution.sort_spill_reservation_bytes = 10_000;
-        let config = config.with_option_extension(crate::engine::EngineOptions::default());
-        let state = datafusion::execution::SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .with_physical_optimizer_rules(crate::engine::physical_optimizer_rules())
-            .build();
-        let ctx = SessionContext::new_with_state(state);
+        // The pool users get with --memory-limit, too small for the input.
+        let ctx = new_session(&SessionOptions {
+            target_partitions: Some(1),
+            memory_limit: Some(1_000_000),
+            ..SessionOptions::default()
+        })
+        .await
+        .expect("session");
+        exec(
+            &ctx,
+            "SET datafusion.execution.sort_spill_reservation_bytes = 10000",
+        )
+        .await;
         exec(&ctx, TABLE).await;
         let plan = ctx
             .sql(&format!("EXPLAIN ANALYZE {sql}"))

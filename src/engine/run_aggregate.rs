@@ -325,12 +325,7 @@ async fn choose(
     }
     if !aggregator.clustered(&probe)? {
         fallbacks.add(1);
-        let replay = Arc::new(ReplayExec::new(input_schema, probe, input));
-        let hash = hash.replace_children(
-            vec![replay],
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )?;
-        return Ok(hash.execute(0, context)?.boxed());
+        return Ok(ReplayExec::hand_over(hash, input_schema, probe, input, context)?.boxed());
     }
     let state = (aggregator, probe, input);
     Ok(
@@ -562,7 +557,26 @@ pub(super) struct ReplayExec {
 }
 
 impl ReplayExec {
-    pub(super) fn new(
+    /// Runs `replaced` (the DataFusion operator a finsight one replaced,
+    /// single-input) over the batches already read and the rest of the
+    /// input, as partition 0.
+    pub(super) fn hand_over(
+        replaced: Arc<dyn ExecutionPlan>,
+        schema: SchemaRef,
+        read: VecDeque<RecordBatch>,
+        rest: SendableRecordBatchStream,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let replay = Arc::new(Self::new(schema, read, rest));
+        replaced
+            .replace_children(
+                vec![replay],
+                ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+            )?
+            .execute(0, context)
+    }
+
+    fn new(
         schema: SchemaRef,
         probe: VecDeque<RecordBatch>,
         rest: SendableRecordBatchStream,

@@ -44,10 +44,9 @@ pub(super) enum RunKernel {
     AvgFloat64,
     /// `var`, `var_pop`, `stddev`, `stddev_pop`: (count, mean, m2).
     Variance,
-    /// `min`/`max` of a type stored as i64 (integers, timestamps, dates).
-    MinMax64 { max: bool },
-    /// `min`/`max` of a type stored as i32 (Int32, Date32).
-    MinMax32 { max: bool },
+    /// `min`/`max` of a type stored as i64 (`wide`: integers, timestamps,
+    /// dates) or as i32 (Int32, Date32, Time32).
+    MinMax { max: bool, wide: bool },
 }
 
 impl RunKernel {
@@ -85,9 +84,9 @@ impl RunKernel {
                 let max = name == "max";
                 match t {
                     Int64 | Date64 | Timestamp(_, _) | Duration(_) | Time64(_) => {
-                        Some(Self::MinMax64 { max })
+                        Some(Self::MinMax { max, wide: true })
                     }
-                    Int32 | Date32 | Time32(_) => Some(Self::MinMax32 { max }),
+                    Int32 | Date32 | Time32(_) => Some(Self::MinMax { max, wide: false }),
                     _ => None,
                 }
             }
@@ -137,9 +136,8 @@ impl RunKernel {
                 let v = native::<f64>(values);
                 let mut means = Vec::with_capacity(runs.len());
                 let mut m2s = Vec::with_capacity(runs.len());
-                for (run, sum) in runs.iter().zip(sums()) {
-                    let count = non_null(nulls.as_ref(), run);
-                    let mean = if count > 0 { sum / count as f64 } else { 0.0 };
+                for ((run, sum), count) in runs.iter().zip(sums()).zip(&counts) {
+                    let mean = if *count > 0 { sum / *count as f64 } else { 0.0 };
                     let m2 = fold_valid(&v, nulls.as_ref(), run, 0.0, |s, x| {
                         s + (x - mean) * (x - mean)
                     });
@@ -152,23 +150,13 @@ impl RunKernel {
                     Arc::new(Float64Array::from(m2s)),
                 ]
             }
-            Self::MinMax64 { max } => {
-                vec![min_max::<Int64Type>(
-                    values,
-                    nulls.as_ref(),
-                    runs,
-                    present(),
-                    max,
-                )?]
-            }
-            Self::MinMax32 { max } => {
-                vec![min_max::<Int32Type>(
-                    values,
-                    nulls.as_ref(),
-                    runs,
-                    present(),
-                    max,
-                )?]
+            Self::MinMax { max, wide } => {
+                let min_max = if wide {
+                    min_max::<Int64Type>
+                } else {
+                    min_max::<Int32Type>
+                };
+                vec![min_max(values, nulls.as_ref(), runs, present(), max)?]
             }
         })
     }
@@ -182,9 +170,20 @@ fn non_null(nulls: Option<&NullBuffer>, run: &Range<usize>) -> usize {
 }
 
 /// The values buffer of a primitive array as `T` (its offset applied).
-fn native<T: ArrowNativeType>(values: &ArrayRef) -> ScalarBuffer<T> {
+pub(super) fn native<T: ArrowNativeType>(values: &ArrayRef) -> ScalarBuffer<T> {
     let data = values.to_data();
     ScalarBuffer::new(data.buffers()[0].clone(), data.offset(), data.len())
+}
+
+/// `array` with the same bits as `data_type` (a timestamp's unit and zone,
+/// a date), for results computed on the native integers.
+pub(super) fn retyped(array: impl Array, data_type: &DataType) -> Result<ArrayRef> {
+    let data = array
+        .into_data()
+        .into_builder()
+        .data_type(data_type.clone())
+        .build()?;
+    Ok(make_array(data))
 }
 
 /// `f` folded over the non-NULL values of `run`, in row order.
@@ -232,12 +231,8 @@ where
             fold_valid(&v, nulls, run, first, pick)
         })
         .collect();
-    let array = PrimitiveArray::<T>::new(extremes.into(), Some(present));
-    // Same bits, the input's type (a timestamp's unit and zone, a date).
-    let data = array
-        .into_data()
-        .into_builder()
-        .data_type(values.data_type().clone())
-        .build()?;
-    Ok(make_array(data))
+    retyped(
+        PrimitiveArray::<T>::new(extremes.into(), Some(present)),
+        values.data_type(),
+    )
 }
