@@ -15,6 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 mod case_group_codes;
 pub mod date_trunc;
+mod group_codes;
 mod normalized_sort;
 mod proven_filters;
 mod run_aggregate;
@@ -27,7 +28,7 @@ mod whole_partition_windows;
 pub use case_group_codes::GroupCaseByCode;
 pub use normalized_sort::{NormalizedKeySortExec, NormalizedKeySortRule};
 pub use proven_filters::DropProvenFilters;
-pub use run_aggregate::{RunPartialAggregateExec, RunPartialAggregateRule};
+pub use run_aggregate::{Modes, RunPartialAggregateExec, RunPartialAggregateRule};
 pub use segmented_window::SegmentedWindowExec;
 pub use segmented_window_rule::SegmentedWindowRule;
 pub use shared_subplan::{FinsightQueryPlanner, ShareRepeatedSubplans};
@@ -54,6 +55,10 @@ extensions_options! {
         /// Compute the partial stage of a grouped aggregation over runs of
         /// equal keys when the input arrives clustered by them.
         pub run_partial_aggregation: bool, default = true
+        /// Compute the partial stage of a grouped aggregation whose keys
+        /// take few values (segment, region, category) through per-column
+        /// value codes instead of hashing every row's keys.
+        pub low_cardinality_grouping: bool, default = true
         /// Sort on fixed-width keys by normalized keys packed into machine
         /// words instead of DataFusion's column-by-column comparisons.
         pub normalized_key_sort: bool, default = true

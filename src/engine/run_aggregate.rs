@@ -17,8 +17,10 @@
 //!
 //! The operator decides per partition from the first rows: when the runs
 //! are no more numerous than the distinct keys among them (the input is
-//! clustered), it aggregates runs; otherwise it hands every row, including
-//! the ones already read, to DataFusion's hash aggregate, which it replaces.
+//! clustered), it aggregates runs; when the keys take few values, each seen
+//! many times, it groups rows through value codes (`group_codes`); otherwise
+//! it hands every row, including the ones already read, to DataFusion's
+//! hash aggregate, which it replaces.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -53,6 +55,7 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
+use super::group_codes::{self, GroupCoder};
 use super::run_kernels::RunKernel;
 
 /// Rows read before deciding between runs and the hash table.
@@ -69,7 +72,12 @@ impl PhysicalOptimizerRule for RunPartialAggregateRule {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !super::options(config).run_partial_aggregation {
+        let options = super::options(config);
+        let modes = Modes {
+            runs: options.run_partial_aggregation,
+            codes: options.low_cardinality_grouping,
+        };
+        if !modes.runs && !modes.codes {
             return Ok(plan);
         }
         let batch_size = config.execution.batch_size;
@@ -83,6 +91,7 @@ impl PhysicalOptimizerRule for RunPartialAggregateRule {
             Ok(Some(Arc::new(RunPartialAggregateExec::new(
                 Arc::clone(node),
                 batch_size.get(),
+                modes,
             )?)))
         })
     }
@@ -150,6 +159,16 @@ fn run_key_type(data_type: &DataType) -> bool {
     )
 }
 
+/// The ways the operator may aggregate besides the hash table.
+#[derive(Debug, Clone, Copy)]
+pub struct Modes {
+    /// Over runs of equal keys (`finsight.run_partial_aggregation`).
+    pub runs: bool,
+    /// Through value codes of few-valued keys
+    /// (`finsight.low_cardinality_grouping`).
+    pub codes: bool,
+}
+
 /// See the module documentation.
 #[derive(Debug, Clone)]
 pub struct RunPartialAggregateExec {
@@ -161,12 +180,13 @@ pub struct RunPartialAggregateExec {
     aggregates: Vec<Arc<AggregateFunctionExpr>>,
     filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
     batch_size: usize,
+    modes: Modes,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl RunPartialAggregateExec {
     /// `hash` must be a partial [`AggregateExec`] with one grouping set.
-    pub fn new(hash: Arc<dyn ExecutionPlan>, batch_size: usize) -> Result<Self> {
+    pub fn new(hash: Arc<dyn ExecutionPlan>, batch_size: usize, modes: Modes) -> Result<Self> {
         let Some(aggregate) = hash.downcast_ref::<AggregateExec>() else {
             return internal_err!("RunPartialAggregateExec replaces an AggregateExec");
         };
@@ -181,6 +201,7 @@ impl RunPartialAggregateExec {
             aggregates: aggregate.aggr_expr().to_vec(),
             filters: aggregate.filter_expr().to_vec(),
             batch_size: batch_size.max(1),
+            modes,
             hash,
             metrics: ExecutionPlanMetricsSet::new(),
         })
@@ -240,7 +261,7 @@ impl ExecutionPlan for RunPartialAggregateExec {
             children,
             ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
         )?;
-        Ok(Arc::new(Self::new(hash, self.batch_size)?))
+        Ok(Arc::new(Self::new(hash, self.batch_size, self.modes)?))
     }
 
     fn with_new_children(
@@ -282,18 +303,18 @@ impl ExecutionPlan for RunPartialAggregateExec {
             last_key: None,
             metrics: BaselineMetrics::new(&self.metrics, partition),
         };
-        let fallbacks = MetricBuilder::new(&self.metrics).counter("hash_fallback", partition);
-        let hash = Arc::clone(&self.hash);
-        let input_schema = self.input.schema();
-        let stream = futures::stream::once(choose(
-            aggregator,
-            input,
-            input_schema,
-            hash,
+        let counters = Counters {
+            fallbacks: MetricBuilder::new(&self.metrics).counter("hash_fallback", partition),
+            coded: MetricBuilder::new(&self.metrics).counter("low_cardinality", partition),
+        };
+        let handover = Handover {
+            hash: Arc::clone(&self.hash),
+            input_schema: self.input.schema(),
             context,
-            fallbacks,
-        ))
-        .try_flatten();
+        };
+        let stream =
+            futures::stream::once(choose(aggregator, input, handover, self.modes, counters))
+                .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 
@@ -304,14 +325,37 @@ impl ExecutionPlan for RunPartialAggregateExec {
 
 type BatchStream = futures::stream::BoxStream<'static, Result<RecordBatch>>;
 
+/// What handing the input over to DataFusion's hash aggregate takes.
+struct Handover {
+    hash: Arc<dyn ExecutionPlan>,
+    input_schema: SchemaRef,
+    context: Arc<TaskContext>,
+}
+
+impl Handover {
+    fn run(
+        self,
+        read: VecDeque<RecordBatch>,
+        rest: SendableRecordBatchStream,
+    ) -> Result<SendableRecordBatchStream> {
+        ReplayExec::hand_over(self.hash, self.input_schema, read, rest, self.context)
+    }
+}
+
+/// EXPLAIN ANALYZE's counts of partitions aggregated by the hash table and
+/// through value codes.
+struct Counters {
+    fallbacks: Count,
+    coded: Count,
+}
+
 /// Reads the probe, then returns the stream of the mode it calls for.
 async fn choose(
     aggregator: RunAggregator,
     mut input: SendableRecordBatchStream,
-    input_schema: SchemaRef,
-    hash: Arc<dyn ExecutionPlan>,
-    context: Arc<TaskContext>,
-    fallbacks: Count,
+    handover: Handover,
+    modes: Modes,
+    counters: Counters,
 ) -> Result<BatchStream> {
     let mut probe = VecDeque::new();
     let mut rows = 0;
@@ -323,9 +367,15 @@ async fn choose(
         rows += batch.num_rows();
         probe.push_back(batch);
     }
-    if !aggregator.clustered(&probe)? {
-        fallbacks.add(1);
-        return Ok(ReplayExec::hand_over(hash, input_schema, probe, input, context)?.boxed());
+    let shape = aggregator.probe(&probe)?;
+    if !(modes.runs && shape.clustered()) {
+        if modes.codes && shape.few_keys() && aggregator.codable(&probe)? {
+            counters.coded.add(1);
+            let coded = CodedAggregator::new(aggregator);
+            return coded.run(probe, input, handover, counters.fallbacks).await;
+        }
+        counters.fallbacks.add(1);
+        return Ok(handover.run(probe, input)?.boxed());
     }
     let state = (aggregator, probe, input);
     Ok(
@@ -378,9 +428,8 @@ impl RunAggregator {
             .collect()
     }
 
-    /// Whether the probe's runs are about as few as its distinct keys, so
-    /// that hashing would find nothing the runs do not show.
-    fn clustered(&self, probe: &VecDeque<RecordBatch>) -> Result<bool> {
+    /// The probe's rows, runs and distinct keys.
+    fn probe(&self, probe: &VecDeque<RecordBatch>) -> Result<ProbeShape> {
         let _timer = self.metrics.elapsed_compute().timer();
         let fields = self
             .group_by
@@ -394,6 +443,7 @@ impl RunAggregator {
         let converter = RowConverter::new(fields)?;
         let mut rows = converter.empty_rows(0, 0);
         let (mut runs, mut pieces, mut budget) = (0, 0, PROBE_ROWS);
+        let mut probed = 0;
         // Only the probe's first PROBE_ROWS rows: an input of one huge batch
         // (a window's output) would otherwise be converted and hashed whole.
         for batch in probe.iter().filter(|b| b.num_rows() > 0) {
@@ -402,14 +452,33 @@ impl RunAggregator {
             }
             let batch = batch.slice(0, batch.num_rows().min(budget));
             budget -= batch.num_rows();
+            probed += batch.num_rows();
             pieces += 1;
             let keys = self.key_columns(&batch)?;
             runs += partition(&keys)?.len();
             converter.append(&mut rows, &keys)?;
         }
-        let distinct: HashSet<_> = rows.iter().collect();
-        // Each batch boundary may split a run once.
-        Ok(runs <= distinct.len() + distinct.len() / 10 + pieces)
+        let distinct = rows.iter().collect::<HashSet<_>>().len();
+        Ok(ProbeShape {
+            rows: probed,
+            runs,
+            pieces,
+            distinct,
+        })
+    }
+
+    /// Whether every key column can be coded (see `group_codes`).
+    fn codable(&self, probe: &VecDeque<RecordBatch>) -> Result<bool> {
+        let schema = probe_schema(probe, &self.schema);
+        if self.group_by.len() > group_codes::MAX_COLUMNS {
+            return Ok(false);
+        }
+        for key in &self.group_by {
+            if !group_codes::codable(&key.data_type(&schema)?) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Adds a batch's runs; returns the groups held once there are a batch
@@ -507,6 +576,145 @@ impl RunAggregator {
         }
         self.groups = 0;
         self.last_key = None;
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
+        timer.done();
+        self.metrics.record_output(batch.num_rows());
+        Ok(Some(batch))
+    }
+}
+
+/// What the probe saw of the grouping keys.
+struct ProbeShape {
+    rows: usize,
+    runs: usize,
+    /// Batches (each boundary may split a run once).
+    pieces: usize,
+    distinct: usize,
+}
+
+/// Distinct keys in the probe that call for value codes.
+const FEW_KEYS: usize = 4096;
+
+impl ProbeShape {
+    /// The runs are about as few as the distinct keys, so hashing would
+    /// find nothing the runs do not show.
+    fn clustered(&self) -> bool {
+        self.runs <= self.distinct + self.distinct / 10 + self.pieces
+    }
+
+    /// The keys take few values, each seen many times.
+    fn few_keys(&self) -> bool {
+        self.distinct <= FEW_KEYS && self.distinct * 8 <= self.rows
+    }
+}
+
+/// The partial aggregate through value codes (see `group_codes`): every
+/// input row's group comes from [`GroupCoder`], and the accumulators are
+/// updated with those indices; all groups are emitted at the end.
+struct CodedAggregator {
+    coder: GroupCoder,
+    group_by: Vec<Arc<dyn PhysicalExpr>>,
+    aggregates: Vec<Arc<AggregateFunctionExpr>>,
+    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
+    accumulators: Vec<Box<dyn GroupsAccumulator>>,
+    schema: SchemaRef,
+    /// Groups the accumulators hold.
+    groups: usize,
+    indices: Vec<usize>,
+    metrics: BaselineMetrics,
+}
+
+impl CodedAggregator {
+    fn new(runs: RunAggregator) -> Self {
+        Self {
+            coder: GroupCoder::new(runs.group_by.len()),
+            group_by: runs.group_by,
+            aggregates: runs.aggregates,
+            filters: runs.filters,
+            accumulators: runs.accumulators,
+            schema: runs.schema,
+            groups: 0,
+            indices: Vec::new(),
+            metrics: runs.metrics,
+        }
+    }
+
+    /// Aggregates the whole input; when the keys turn out to take too many
+    /// values, emits the groups held and hands the rest to the hash table.
+    async fn run(
+        mut self,
+        mut probe: VecDeque<RecordBatch>,
+        mut input: SendableRecordBatchStream,
+        handover: Handover,
+        fallbacks: Count,
+    ) -> Result<BatchStream> {
+        loop {
+            let batch = match probe.pop_front() {
+                Some(batch) => batch,
+                None => match input.next().await {
+                    Some(batch) => batch?,
+                    None => break,
+                },
+            };
+            if !self.absorb(&batch)? {
+                fallbacks.add(1);
+                probe.push_front(batch);
+                let held = self.emit()?;
+                let rest = handover.run(probe, input)?;
+                return Ok(futures::stream::iter(held.map(Ok)).chain(rest).boxed());
+            }
+        }
+        Ok(futures::stream::iter(self.emit()?.map(Ok)).boxed())
+    }
+
+    /// Adds a batch's rows; false (nothing added) when the keys have too
+    /// many values.
+    fn absorb(&mut self, batch: &RecordBatch) -> Result<bool> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(true);
+        }
+        let _timer = self.metrics.elapsed_compute().timer();
+        let keys = self
+            .group_by
+            .iter()
+            .map(|e| e.evaluate(batch)?.into_array(rows))
+            .collect::<Result<Vec<_>>>()?;
+        if self.coder.group_indices(&keys, &mut self.indices)?.is_err() {
+            return Ok(false);
+        }
+        self.groups = self.coder.group_count();
+        for ((aggregate, filter), accumulator) in self
+            .aggregates
+            .iter()
+            .zip(&self.filters)
+            .zip(&mut self.accumulators)
+        {
+            let values = aggregate
+                .expressions()
+                .iter()
+                .map(|e| e.evaluate(batch)?.into_array(rows))
+                .collect::<Result<Vec<_>>>()?;
+            let filter = match filter {
+                Some(filter) => Some(filter_mask(filter, batch, aggregate.name())?),
+                None => None,
+            };
+            accumulator.update_batch(&values, &self.indices, filter.as_ref(), self.groups)?;
+        }
+        Ok(true)
+    }
+
+    /// The groups held, as one partial-aggregate batch.
+    fn emit(&mut self) -> Result<Option<RecordBatch>> {
+        if self.groups == 0 {
+            return Ok(None);
+        }
+        let timer = self.metrics.elapsed_compute().timer();
+        let mut columns = self.coder.keys(self.groups)?;
+        for accumulator in &mut self.accumulators {
+            columns.extend(accumulator.state(EmitTo::All)?);
+        }
+        self.groups = 0;
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
         timer.done();
         self.metrics.record_output(batch.num_rows());
@@ -684,6 +892,7 @@ mod tests {
     async fn session(on: bool) -> SessionContext {
         let ctx = crate::engine::test_support::session(&[
             format!("SET finsight.run_partial_aggregation = {on}"),
+            format!("SET finsight.low_cardinality_grouping = {on}"),
             "SET datafusion.execution.batch_size = 100".to_string(),
         ])
         .await;
@@ -757,33 +966,108 @@ mod tests {
         assert_eq!(exec(&on, sql).await, exec(&off, sql).await);
     }
 
-    /// Clustered input is aggregated over runs, shuffled input with few
-    /// keys falls back to the hash table (EXPLAIN ANALYZE's counter).
+    /// The counter `name` of EXPLAIN ANALYZE's text, summed over partitions.
+    fn counter(text: &str, name: &str) -> usize {
+        text.split(&format!("{name}="))
+            .skip(1)
+            .filter_map(|rest| {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<usize>().ok()
+            })
+            .sum()
+    }
+
+    /// Clustered input is aggregated over runs; shuffled input with few
+    /// keys through value codes, or by the hash table when they are off.
     #[tokio::test]
     async fn falls_back_to_the_hash_table_when_keys_are_not_clustered() {
         let ctx = session(true).await;
-        let fallbacks = |text: String| -> usize {
-            text.split("hash_fallback=")
-                .skip(1)
-                .filter_map(|rest| {
-                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    digits.parse::<usize>().ok()
-                })
-                .sum()
-        };
         let clustered = exec(
             &ctx,
             "EXPLAIN ANALYZE SELECT p, count(*) FROM clustered GROUP BY p",
         )
         .await;
-        let shuffled = exec(
+        let few = "EXPLAIN ANALYZE SELECT q, count(*) FROM shuffled GROUP BY q";
+        let coded = exec(&ctx, few).await;
+        exec(&ctx, "SET finsight.low_cardinality_grouping = false").await;
+        let hashed = exec(&ctx, few).await;
+        let many = exec(
             &ctx,
-            "EXPLAIN ANALYZE SELECT q, count(*) FROM shuffled GROUP BY q",
+            "EXPLAIN ANALYZE SELECT v, count(*) FROM shuffled GROUP BY v",
         )
         .await;
         assert!(clustered.contains("RunPartialAggregateExec"), "{clustered}");
-        assert_eq!(fallbacks(clustered.clone()), 0, "{clustered}");
-        assert!(fallbacks(shuffled.clone()) >= 1, "{shuffled}");
+        assert_eq!(counter(&clustered, "hash_fallback"), 0, "{clustered}");
+        assert_eq!(counter(&clustered, "low_cardinality"), 0, "{clustered}");
+        assert!(counter(&coded, "low_cardinality") >= 1, "{coded}");
+        assert_eq!(counter(&coded, "hash_fallback"), 0, "{coded}");
+        assert!(counter(&hashed, "hash_fallback") >= 1, "{hashed}");
+        assert_eq!(counter(&hashed, "low_cardinality"), 0, "{hashed}");
+        assert!(counter(&many, "hash_fallback") >= 1, "{many}");
+    }
+
+    /// Few-valued keys of every codable type, NULL keys, FILTER and
+    /// several columns, through value codes against DataFusion's hash
+    /// aggregate; and keys that turn out to have too many values (the
+    /// probe saw few) handed over to it midway.
+    #[tokio::test]
+    async fn low_cardinality_grouping_matches_datafusion() {
+        let ctx = |on: bool| async move {
+            let ctx = crate::engine::test_support::session(&[
+                "SET finsight.run_partial_aggregation = false".to_string(),
+                format!("SET finsight.low_cardinality_grouping = {on}"),
+                "SET datafusion.execution.batch_size = 1000".to_string(),
+            ])
+            .await;
+            exec(
+                &ctx,
+                "CREATE TABLE facts AS SELECT i, \
+                   CASE WHEN i % 17 = 0 THEN NULL ELSE \
+                     arrow_cast(CASE i % 4 WHEN 0 THEN 'mass' WHEN 1 THEN 'affluent' \
+                       WHEN 2 THEN 'private_banking_client' ELSE 'private_banking_clienT' END, \
+                       'Utf8View') END AS segment, \
+                   CASE i % 3 WHEN 0 THEN 'online_retail' WHEN 1 THEN 'grocery' ELSE NULL END \
+                     AS category, \
+                   arrow_cast(CAST(i % 5 AS VARCHAR) || '_region_with_a_long_name', 'LargeUtf8') \
+                     AS region, \
+                   i % 2 = 0 AS flag, \
+                   CAST(i % 6 AS DATE) AS day, \
+                   CAST(i % 7 AS DECIMAL(12, 2)) AS grade, \
+                   CASE WHEN i % 11 = 0 THEN NULL ELSE i * 37 % 1000 END AS amount, \
+                   CASE WHEN i < 150000 THEN i % 10 ELSE i END AS widening \
+                 FROM generate_series(0, 300000) AS t(i) \
+                 ORDER BY i >= 150000, i * 7919 % 300001",
+            )
+            .await;
+            ctx
+        };
+        let (on, off) = (ctx(true).await, ctx(false).await);
+        for sql in [
+            "SELECT segment, count(*), count(amount), sum(amount), min(amount), max(amount), \
+             avg(amount), round(stddev(amount), 6) FROM facts GROUP BY segment",
+            "SELECT segment, category, sum(amount), count(*) FILTER (WHERE flag) \
+             FROM facts GROUP BY segment, category",
+            "SELECT region, flag, day, grade, count(*), max(i) FROM facts \
+             GROUP BY region, flag, day, grade",
+            "SELECT DISTINCT category, flag FROM facts",
+            "SELECT widening, count(*), sum(amount) FROM facts GROUP BY widening",
+            "SELECT widening % 300 AS a, (widening / 300) % 300 AS b, count(*) FROM facts \
+             GROUP BY 1, 2",
+        ] {
+            let sql = format!("{sql} ORDER BY 1, 2");
+            assert_eq!(exec(&on, &sql).await, exec(&off, &sql).await, "{sql}");
+            let analyzed = exec(&on, &format!("EXPLAIN ANALYZE {sql}")).await;
+            assert!(
+                counter(&analyzed, "low_cardinality") >= 1,
+                "{sql}\n{analyzed}"
+            );
+            let widening = sql.contains("widening");
+            assert_eq!(
+                counter(&analyzed, "hash_fallback") >= 1,
+                widening,
+                "{sql}\n{analyzed}"
+            );
+        }
     }
 
     /// Aggregates the runs cannot compute keep DataFusion's operator.
