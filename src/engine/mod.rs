@@ -13,8 +13,10 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 
+mod before_join;
 mod case_group_codes;
 pub mod date_trunc;
+mod distinct_with_counts;
 mod group_codes;
 mod normalized_sort;
 mod proven_filters;
@@ -25,7 +27,9 @@ mod segmented_window_rule;
 pub mod shared_subplan;
 mod whole_partition_windows;
 
+pub use before_join::EvaluateBeforeJoin;
 pub use case_group_codes::GroupCaseByCode;
+pub use distinct_with_counts::DistinctWithCounts;
 pub use normalized_sort::{NormalizedKeySortExec, NormalizedKeySortRule};
 pub use proven_filters::DropProvenFilters;
 pub use run_aggregate::{Modes, RunPartialAggregateExec, RunPartialAggregateRule};
@@ -59,6 +63,13 @@ extensions_options! {
         /// take few values (segment, region, category) through per-column
         /// value codes instead of hashing every row's keys.
         pub low_cardinality_grouping: bool, default = true
+        /// Rewrite count and avg next to one DISTINCT argument as sums, so
+        /// that DataFusion groups by the distinct argument first instead of
+        /// keeping a hash set per group.
+        pub distinct_with_counts: bool, default = true
+        /// Compute expressions over one input of an inner join before the
+        /// join instead of once per joined row.
+        pub evaluate_before_join: bool, default = true
         /// Sort on fixed-width keys by normalized keys packed into machine
         /// words instead of DataFusion's column-by-column comparisons.
         pub normalized_key_sort: bool, default = true
@@ -95,6 +106,8 @@ pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + 
 pub fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>> {
     vec![
         Arc::new(WholePartitionWindowsAsJoin),
+        Arc::new(EvaluateBeforeJoin),
+        Arc::new(DistinctWithCounts),
         Arc::new(GroupCaseByCode),
         Arc::new(ShareRepeatedSubplans),
     ]
