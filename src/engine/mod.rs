@@ -63,6 +63,10 @@ extensions_options! {
         /// take few values (segment, region, category) through per-column
         /// value codes instead of hashing every row's keys.
         pub low_cardinality_grouping: bool, default = true
+        /// Compute the partial stage of a grouped aggregation whose input is
+        /// neither clustered nor few-valued in a hash table of bounded size,
+        /// emptied when full, while that reduces the rows.
+        pub bounded_partial_aggregation: bool, default = true
         /// Rewrite count and avg next to one DISTINCT argument as sums, so
         /// that DataFusion groups by the distinct argument first instead of
         /// keeping a hash set per group.

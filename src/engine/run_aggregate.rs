@@ -18,9 +18,11 @@
 //! The operator decides per partition from the first rows: when the runs
 //! are no more numerous than the distinct keys among them (the input is
 //! clustered), it aggregates runs; when the keys take few values, each seen
-//! many times, it groups rows through value codes (`group_codes`); otherwise
-//! it hands every row, including the ones already read, to DataFusion's
-//! hash aggregate, which it replaces.
+//! many times, it groups rows through value codes (`group_codes`);
+//! otherwise it aggregates in a hash table of bounded size, emptied when
+//! full (`BoundedAggregator`), and when that finds no locality, or the
+//! other modes are off, it hands every row not yet aggregated to
+//! DataFusion's hash aggregate, which it replaces.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -30,7 +32,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, UInt32Array, make_comparator,
 };
 use datafusion::arrow::compute::{SortOptions, concat, partition, take};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -41,6 +43,8 @@ use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::group_values::{GroupValues, new_group_values};
+use datafusion::physical_plan::aggregates::order::GroupOrdering;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::{
     Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
@@ -76,8 +80,9 @@ impl PhysicalOptimizerRule for RunPartialAggregateRule {
         let modes = Modes {
             runs: options.run_partial_aggregation,
             codes: options.low_cardinality_grouping,
+            bounded: options.bounded_partial_aggregation,
         };
-        if !modes.runs && !modes.codes {
+        if !modes.runs && !modes.codes && !modes.bounded {
             return Ok(plan);
         }
         let batch_size = config.execution.batch_size;
@@ -167,6 +172,9 @@ pub struct Modes {
     /// Through value codes of few-valued keys
     /// (`finsight.low_cardinality_grouping`).
     pub codes: bool,
+    /// In a hash table of bounded size, emptied when full
+    /// (`finsight.bounded_partial_aggregation`).
+    pub bounded: bool,
 }
 
 /// See the module documentation.
@@ -306,6 +314,8 @@ impl ExecutionPlan for RunPartialAggregateExec {
         let counters = Counters {
             fallbacks: MetricBuilder::new(&self.metrics).counter("hash_fallback", partition),
             coded: MetricBuilder::new(&self.metrics).counter("low_cardinality", partition),
+            bounded: MetricBuilder::new(&self.metrics).counter("bounded_table", partition),
+            emptied: MetricBuilder::new(&self.metrics).counter("tables_emptied", partition),
         };
         let handover = Handover {
             hash: Arc::clone(&self.hash),
@@ -342,11 +352,13 @@ impl Handover {
     }
 }
 
-/// EXPLAIN ANALYZE's counts of partitions aggregated by the hash table and
-/// through value codes.
+/// EXPLAIN ANALYZE's counts of partitions aggregated by the hash table,
+/// through value codes and in a bounded table.
 struct Counters {
     fallbacks: Count,
     coded: Count,
+    bounded: Count,
+    emptied: Count,
 }
 
 /// Reads the probe, then returns the stream of the mode it calls for.
@@ -373,6 +385,11 @@ async fn choose(
             counters.coded.add(1);
             let coded = CodedAggregator::new(aggregator);
             return coded.run(probe, input, handover, counters.fallbacks).await;
+        }
+        if modes.bounded {
+            counters.bounded.add(1);
+            let bounded = BoundedAggregator::new(aggregator, counters.emptied)?;
+            return Ok(bounded.run(probe, input, handover, counters.fallbacks));
         }
         counters.fallbacks.add(1);
         return Ok(handover.run(probe, input)?.boxed());
@@ -605,6 +622,180 @@ impl ProbeShape {
     /// The keys take few values, each seen many times.
     fn few_keys(&self) -> bool {
         self.distinct <= FEW_KEYS && self.distinct * 8 <= self.rows
+    }
+}
+
+/// Groups a bounded table holds before it is emitted and emptied.
+const BOUNDED_GROUPS: usize = 32_768;
+
+/// The partial aggregate in a hash table of at most [`BOUNDED_GROUPS`]
+/// groups, emitted and emptied whenever it fills.
+///
+/// Why: a partial aggregate over many groups that arrive near each other
+/// (the daily P&L of each portfolio: 46.6M (portfolio, date) groups over
+/// 205M joined rows, each portfolio's rows together) grows DataFusion's
+/// hash table to every group of the partition, far beyond the caches,
+/// though each group is complete a few thousand rows after it starts. A
+/// table kept small stays in cache; a group split by an emptying is merged
+/// by the final stage like any other. When emptying finds the table did
+/// not reduce the rows it took (no locality), the rest of the input goes
+/// to DataFusion's hash aggregate.
+struct BoundedAggregator {
+    table: Box<dyn GroupValues>,
+    group_by: Vec<Arc<dyn PhysicalExpr>>,
+    aggregates: Vec<Arc<AggregateFunctionExpr>>,
+    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
+    accumulators: Vec<Box<dyn GroupsAccumulator>>,
+    schema: SchemaRef,
+    indices: Vec<usize>,
+    /// Rows taken since the table was last emptied.
+    rows: usize,
+    emptied: Count,
+    metrics: BaselineMetrics,
+}
+
+/// The bounded aggregate's stream state; None once done or handed over.
+type BoundedState = Option<(
+    BoundedAggregator,
+    VecDeque<RecordBatch>,
+    SendableRecordBatchStream,
+    Handover,
+    Count,
+)>;
+
+/// Reads until the table empties (or the input ends): the emptied batch,
+/// followed by DataFusion's hash aggregate of the rest when the table
+/// found no locality.
+async fn bounded_step(state: BoundedState) -> Result<Option<(BatchStream, BoundedState)>> {
+    let Some((mut aggregator, mut probe, mut input, handover, fallbacks)) = state else {
+        return Ok(None);
+    };
+    loop {
+        let batch = match probe.pop_front() {
+            Some(batch) => batch,
+            None => match input.next().await {
+                Some(batch) => batch?,
+                None => {
+                    return Ok(aggregator
+                        .empty()?
+                        .map(|last| (futures::stream::iter([Ok(last.batch)]).boxed(), None)));
+                }
+            },
+        };
+        let Some(emptied) = aggregator.absorb(&batch)? else {
+            continue;
+        };
+        let first = futures::stream::iter([Ok(emptied.batch)]);
+        if emptied.no_locality {
+            fallbacks.add(1);
+            let rest = handover.run(probe, input)?;
+            return Ok(Some((first.chain(rest).boxed(), None)));
+        }
+        let state = Some((aggregator, probe, input, handover, fallbacks));
+        return Ok(Some((first.boxed(), state)));
+    }
+}
+
+/// What one emptying of the bounded table decided.
+struct Emptied {
+    batch: RecordBatch,
+    /// The groups were nearly as many as the rows: hand over the rest.
+    no_locality: bool,
+}
+
+impl BoundedAggregator {
+    fn new(runs: RunAggregator, emptied: Count) -> Result<Self> {
+        let keys = runs.group_by.len();
+        let key_schema = Arc::new(Schema::new(runs.schema.fields()[..keys].to_vec()));
+        Ok(Self {
+            table: new_group_values(key_schema, &GroupOrdering::None)?,
+            group_by: runs.group_by,
+            aggregates: runs.aggregates,
+            filters: runs.filters,
+            accumulators: runs.accumulators,
+            schema: runs.schema,
+            indices: Vec::new(),
+            rows: 0,
+            emptied,
+            metrics: runs.metrics,
+        })
+    }
+
+    /// Streams the emptied tables; may hand the rest of the input over.
+    fn run(
+        self,
+        probe: VecDeque<RecordBatch>,
+        input: SendableRecordBatchStream,
+        handover: Handover,
+        fallbacks: Count,
+    ) -> BatchStream {
+        let state: BoundedState = Some((self, probe, input, handover, fallbacks));
+        futures::stream::try_unfold(state, bounded_step)
+            .try_flatten()
+            .boxed()
+    }
+
+    /// Adds a batch's rows; empties the table once it is full.
+    fn absorb(&mut self, batch: &RecordBatch) -> Result<Option<Emptied>> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(None);
+        }
+        let timer = self.metrics.elapsed_compute().timer();
+        let keys = self
+            .group_by
+            .iter()
+            .map(|e| e.evaluate(batch)?.into_array(rows))
+            .collect::<Result<Vec<_>>>()?;
+        self.table.intern(&keys, &mut self.indices)?;
+        let groups = self.table.len();
+        for ((aggregate, filter), accumulator) in self
+            .aggregates
+            .iter()
+            .zip(&self.filters)
+            .zip(&mut self.accumulators)
+        {
+            let values = aggregate
+                .expressions()
+                .iter()
+                .map(|e| e.evaluate(batch)?.into_array(rows))
+                .collect::<Result<Vec<_>>>()?;
+            let filter = match filter {
+                Some(filter) => Some(filter_mask(filter, batch, aggregate.name())?),
+                None => None,
+            };
+            accumulator.update_batch(&values, &self.indices, filter.as_ref(), groups)?;
+        }
+        self.rows += rows;
+        timer.done();
+        if groups >= BOUNDED_GROUPS {
+            return self.empty();
+        }
+        Ok(None)
+    }
+
+    /// The table's groups as one partial-aggregate batch; the table empty.
+    fn empty(&mut self) -> Result<Option<Emptied>> {
+        if self.table.is_empty() {
+            return Ok(None);
+        }
+        let timer = self.metrics.elapsed_compute().timer();
+        let groups = self.table.len();
+        let mut columns = self.table.emit(EmitTo::All)?;
+        self.table.clear_shrink(BOUNDED_GROUPS);
+        for accumulator in &mut self.accumulators {
+            columns.extend(accumulator.state(EmitTo::All)?);
+        }
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
+        // Three rows in four were new groups: the table saves little over
+        // handing the rows on, and DataFusion's hash aggregate (which can
+        // stop aggregating altogether) takes the rest.
+        let no_locality = groups * 4 > self.rows * 3;
+        self.rows = 0;
+        self.emptied.add(1);
+        timer.done();
+        self.metrics.record_output(batch.num_rows());
+        Ok(Some(Emptied { batch, no_locality }))
     }
 }
 
@@ -893,6 +1084,7 @@ mod tests {
         let ctx = crate::engine::test_support::session(&[
             format!("SET finsight.run_partial_aggregation = {on}"),
             format!("SET finsight.low_cardinality_grouping = {on}"),
+            format!("SET finsight.bounded_partial_aggregation = {on}"),
             "SET datafusion.execution.batch_size = 100".to_string(),
         ])
         .await;
@@ -989,13 +1181,12 @@ mod tests {
         .await;
         let few = "EXPLAIN ANALYZE SELECT q, count(*) FROM shuffled GROUP BY q";
         let coded = exec(&ctx, few).await;
+        let many = "EXPLAIN ANALYZE SELECT v, count(*) FROM shuffled GROUP BY v";
+        let bounded = exec(&ctx, many).await;
         exec(&ctx, "SET finsight.low_cardinality_grouping = false").await;
+        exec(&ctx, "SET finsight.bounded_partial_aggregation = false").await;
         let hashed = exec(&ctx, few).await;
-        let many = exec(
-            &ctx,
-            "EXPLAIN ANALYZE SELECT v, count(*) FROM shuffled GROUP BY v",
-        )
-        .await;
+        let many = exec(&ctx, many).await;
         assert!(clustered.contains("RunPartialAggregateExec"), "{clustered}");
         assert_eq!(counter(&clustered, "hash_fallback"), 0, "{clustered}");
         assert_eq!(counter(&clustered, "low_cardinality"), 0, "{clustered}");
@@ -1003,6 +1194,7 @@ mod tests {
         assert_eq!(counter(&coded, "hash_fallback"), 0, "{coded}");
         assert!(counter(&hashed, "hash_fallback") >= 1, "{hashed}");
         assert_eq!(counter(&hashed, "low_cardinality"), 0, "{hashed}");
+        assert!(counter(&bounded, "bounded_table") >= 1, "{bounded}");
         assert!(counter(&many, "hash_fallback") >= 1, "{many}");
     }
 
@@ -1068,6 +1260,60 @@ mod tests {
                 "{sql}\n{analyzed}"
             );
         }
+    }
+
+    /// Many groups near each other (not in runs, not few) in a bounded
+    /// table emptied when full; without locality, the rest handed to the
+    /// hash aggregate after the first emptying. Both against DataFusion.
+    #[tokio::test]
+    async fn bounded_tables_match_datafusion() {
+        let ctx = |on: bool| async move {
+            let ctx = crate::engine::test_support::session(&[
+                format!("SET finsight.run_partial_aggregation = {on}"),
+                format!("SET finsight.low_cardinality_grouping = {on}"),
+                format!("SET finsight.bounded_partial_aggregation = {on}"),
+            ])
+            .await;
+            // `near`: in each block of 64 rows, 16 keys 4 times each,
+            // interleaved; `scattered`: 50,021 keys in no order, each
+            // repeating only after all others.
+            exec(
+                &ctx,
+                "CREATE TABLE blocks AS SELECT i, (i / 64) * 16 + i % 16 AS near, \
+                   (i * 7919) % 50021 AS scattered, \
+                   CASE WHEN i % 9 = 0 THEN NULL ELSE i % 1000 END AS v \
+                 FROM generate_series(0, 399999) AS t(i) ORDER BY i",
+            )
+            .await;
+            ctx
+        };
+        let (on, off) = (ctx(true).await, ctx(false).await);
+        for (key, handed_over) in [("near", false), ("scattered", true)] {
+            let sql = format!(
+                "SELECT {key}, count(*), count(v), sum(v), min(v), max(i), round(avg(v), 6), \
+                 sum(v) FILTER (WHERE i % 2 = 0) FROM blocks GROUP BY {key} ORDER BY 1"
+            );
+            assert_eq!(exec(&on, &sql).await, exec(&off, &sql).await, "{sql}");
+            let analyzed = exec(&on, &format!("EXPLAIN ANALYZE {sql}")).await;
+            assert!(
+                counter(&analyzed, "bounded_table") >= 1,
+                "{sql}\n{analyzed}"
+            );
+            assert_eq!(
+                counter(&analyzed, "hash_fallback") >= 1,
+                handed_over,
+                "{sql}\n{analyzed}"
+            );
+        }
+        // More groups than the table holds, emptied and merged downstream.
+        let emptied = exec(
+            &on,
+            "EXPLAIN ANALYZE SELECT near, count(*) FROM blocks GROUP BY near",
+        )
+        .await;
+        // 50,000 groups per partition: each table emptied when full and
+        // at the end.
+        assert!(counter(&emptied, "tables_emptied") >= 4, "{emptied}");
     }
 
     /// Aggregates the runs cannot compute keep DataFusion's operator.
