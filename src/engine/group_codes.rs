@@ -241,15 +241,7 @@ impl ColumnCoder {
                 codes.push(self.null(row, new_rows)?);
                 continue;
             }
-            let key = key(row);
-            let code = match self.exact.get(key) {
-                Some(code) => code,
-                None => {
-                    let code = self.next_code(row, new_rows)?;
-                    self.exact.insert(key, code);
-                    code
-                }
-            };
+            let code = self.exact_code(key(row), row, new_rows)?;
             codes.push(code);
         }
         Ok(())
@@ -305,19 +297,7 @@ impl ColumnCoder {
                 codes.push(code);
                 continue;
             }
-            let code = if (*view as u32) <= 12 {
-                match self.exact.get(*view) {
-                    Some(code) => code,
-                    None => {
-                        let code = self.next_code(row, new_rows)?;
-                        self.exact.insert(*view, code);
-                        code
-                    }
-                }
-            } else {
-                let value: &[u8] = array.value(row).as_ref();
-                self.long_code(*view as u64, value, row, new_rows)?
-            };
+            let code = self.string_code(*view, || array.value(row).as_ref(), row, new_rows)?;
             // Bounded: views that do not repeat (strings copied row by row)
             // would fill it for nothing.
             if self.batch_views.len < BATCH_VIEWS {
@@ -341,22 +321,45 @@ impl ColumnCoder {
                 continue;
             }
             let value: &[u8] = array.value(row).as_ref();
+            // The view Arrow would make: length and bytes, or length and
+            // first four bytes.
             let view = datafusion::arrow::array::make_view(value, 0, 0);
-            let code = if value.len() <= 12 {
-                match self.exact.get(view) {
-                    Some(code) => code,
-                    None => {
-                        let code = self.next_code(row, new_rows)?;
-                        self.exact.insert(view, code);
-                        code
-                    }
-                }
-            } else {
-                self.long_code(view as u64, value, row, new_rows)?
-            };
-            codes.push(code);
+            codes.push(self.string_code(view, || value, row, new_rows)?);
         }
         Ok(())
+    }
+
+    /// The code of the value whose exact 128-bit key is `key`.
+    #[inline]
+    fn exact_code(
+        &mut self,
+        key: u128,
+        row: usize,
+        new_rows: &mut Vec<u32>,
+    ) -> Result<u32, TooManyValues> {
+        if let Some(code) = self.exact.get(key) {
+            return Ok(code);
+        }
+        let code = self.next_code(row, new_rows)?;
+        self.exact.insert(key, code);
+        Ok(code)
+    }
+
+    /// The code of a string by its view: the whole view up to 12 bytes,
+    /// else `value`'s bytes (read only then).
+    #[inline]
+    fn string_code<'a>(
+        &mut self,
+        view: u128,
+        value: impl FnOnce() -> &'a [u8],
+        row: usize,
+        new_rows: &mut Vec<u32>,
+    ) -> Result<u32, TooManyValues> {
+        if (view as u32) <= 12 {
+            self.exact_code(view, row, new_rows)
+        } else {
+            self.long_code(view as u64, value(), row, new_rows)
+        }
     }
 
     /// A string over 12 bytes: `prefix` is its length and first 4 bytes.

@@ -439,10 +439,7 @@ struct RunAggregator {
 
 impl RunAggregator {
     fn key_columns(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
-        self.group_by
-            .iter()
-            .map(|e| e.evaluate(batch)?.into_array(batch.num_rows()))
-            .collect()
+        key_columns(&self.group_by, batch)
     }
 
     /// The probe's rows, runs and distinct keys.
@@ -625,6 +622,70 @@ impl ProbeShape {
     }
 }
 
+/// What the per-row modes (value codes, bounded table) share: the group
+/// and aggregate expressions and DataFusion's accumulators, updated with
+/// one group index per row.
+struct PerRowAggregates {
+    group_by: Vec<Arc<dyn PhysicalExpr>>,
+    aggregates: Vec<Arc<AggregateFunctionExpr>>,
+    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
+    accumulators: Vec<Box<dyn GroupsAccumulator>>,
+    schema: SchemaRef,
+    metrics: BaselineMetrics,
+}
+
+impl PerRowAggregates {
+    fn new(runs: RunAggregator) -> Self {
+        Self {
+            group_by: runs.group_by,
+            aggregates: runs.aggregates,
+            filters: runs.filters,
+            accumulators: runs.accumulators,
+            schema: runs.schema,
+            metrics: runs.metrics,
+        }
+    }
+
+    fn keys(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        key_columns(&self.group_by, batch)
+    }
+
+    /// Updates every accumulator with `batch`'s arguments, row `i` into
+    /// group `indices[i]`.
+    fn update(&mut self, batch: &RecordBatch, indices: &[usize], groups: usize) -> Result<()> {
+        let rows = batch.num_rows();
+        for ((aggregate, filter), accumulator) in self
+            .aggregates
+            .iter()
+            .zip(&self.filters)
+            .zip(&mut self.accumulators)
+        {
+            let values = aggregate
+                .expressions()
+                .iter()
+                .map(|e| e.evaluate(batch)?.into_array(rows))
+                .collect::<Result<Vec<_>>>()?;
+            let filter = match filter {
+                Some(filter) => Some(filter_mask(filter, batch, aggregate.name())?),
+                None => None,
+            };
+            accumulator.update_batch(&values, indices, filter.as_ref(), groups)?;
+        }
+        Ok(())
+    }
+
+    /// `keys`, then every accumulator's state of all its groups, as one
+    /// partial-aggregate batch; the accumulators are left empty.
+    fn output(&mut self, mut columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+        for accumulator in &mut self.accumulators {
+            columns.extend(accumulator.state(EmitTo::All)?);
+        }
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
+        self.metrics.record_output(batch.num_rows());
+        Ok(batch)
+    }
+}
+
 /// Groups a bounded table holds before it is emitted and emptied.
 const BOUNDED_GROUPS: usize = 32_768;
 
@@ -642,16 +703,11 @@ const BOUNDED_GROUPS: usize = 32_768;
 /// to DataFusion's hash aggregate.
 struct BoundedAggregator {
     table: Box<dyn GroupValues>,
-    group_by: Vec<Arc<dyn PhysicalExpr>>,
-    aggregates: Vec<Arc<AggregateFunctionExpr>>,
-    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
-    accumulators: Vec<Box<dyn GroupsAccumulator>>,
-    schema: SchemaRef,
+    per_row: PerRowAggregates,
     indices: Vec<usize>,
     /// Rows taken since the table was last emptied.
     rows: usize,
     emptied: Count,
-    metrics: BaselineMetrics,
 }
 
 /// The bounded aggregate's stream state; None once done or handed over.
@@ -709,15 +765,10 @@ impl BoundedAggregator {
         let key_schema = Arc::new(Schema::new(runs.schema.fields()[..keys].to_vec()));
         Ok(Self {
             table: new_group_values(key_schema, &GroupOrdering::None)?,
-            group_by: runs.group_by,
-            aggregates: runs.aggregates,
-            filters: runs.filters,
-            accumulators: runs.accumulators,
-            schema: runs.schema,
+            per_row: PerRowAggregates::new(runs),
             indices: Vec::new(),
             rows: 0,
             emptied,
-            metrics: runs.metrics,
         })
     }
 
@@ -741,31 +792,12 @@ impl BoundedAggregator {
         if rows == 0 {
             return Ok(None);
         }
-        let timer = self.metrics.elapsed_compute().timer();
-        let keys = self
-            .group_by
-            .iter()
-            .map(|e| e.evaluate(batch)?.into_array(rows))
-            .collect::<Result<Vec<_>>>()?;
+        let elapsed = self.per_row.metrics.elapsed_compute().clone();
+        let timer = elapsed.timer();
+        let keys = self.per_row.keys(batch)?;
         self.table.intern(&keys, &mut self.indices)?;
         let groups = self.table.len();
-        for ((aggregate, filter), accumulator) in self
-            .aggregates
-            .iter()
-            .zip(&self.filters)
-            .zip(&mut self.accumulators)
-        {
-            let values = aggregate
-                .expressions()
-                .iter()
-                .map(|e| e.evaluate(batch)?.into_array(rows))
-                .collect::<Result<Vec<_>>>()?;
-            let filter = match filter {
-                Some(filter) => Some(filter_mask(filter, batch, aggregate.name())?),
-                None => None,
-            };
-            accumulator.update_batch(&values, &self.indices, filter.as_ref(), groups)?;
-        }
+        self.per_row.update(batch, &self.indices, groups)?;
         self.rows += rows;
         timer.done();
         if groups >= BOUNDED_GROUPS {
@@ -779,14 +811,12 @@ impl BoundedAggregator {
         if self.table.is_empty() {
             return Ok(None);
         }
-        let timer = self.metrics.elapsed_compute().timer();
+        let elapsed = self.per_row.metrics.elapsed_compute().clone();
+        let timer = elapsed.timer();
         let groups = self.table.len();
-        let mut columns = self.table.emit(EmitTo::All)?;
+        let keys = self.table.emit(EmitTo::All)?;
         self.table.clear_shrink(BOUNDED_GROUPS);
-        for accumulator in &mut self.accumulators {
-            columns.extend(accumulator.state(EmitTo::All)?);
-        }
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
+        let batch = self.per_row.output(keys)?;
         // Three rows in four were new groups: the table saves little over
         // handing the rows on, and DataFusion's hash aggregate (which can
         // stop aggregating altogether) takes the rest.
@@ -794,7 +824,6 @@ impl BoundedAggregator {
         self.rows = 0;
         self.emptied.add(1);
         timer.done();
-        self.metrics.record_output(batch.num_rows());
         Ok(Some(Emptied { batch, no_locality }))
     }
 }
@@ -804,29 +833,19 @@ impl BoundedAggregator {
 /// updated with those indices; all groups are emitted at the end.
 struct CodedAggregator {
     coder: GroupCoder,
-    group_by: Vec<Arc<dyn PhysicalExpr>>,
-    aggregates: Vec<Arc<AggregateFunctionExpr>>,
-    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
-    accumulators: Vec<Box<dyn GroupsAccumulator>>,
-    schema: SchemaRef,
+    per_row: PerRowAggregates,
     /// Groups the accumulators hold.
     groups: usize,
     indices: Vec<usize>,
-    metrics: BaselineMetrics,
 }
 
 impl CodedAggregator {
     fn new(runs: RunAggregator) -> Self {
         Self {
             coder: GroupCoder::new(runs.group_by.len()),
-            group_by: runs.group_by,
-            aggregates: runs.aggregates,
-            filters: runs.filters,
-            accumulators: runs.accumulators,
-            schema: runs.schema,
+            per_row: PerRowAggregates::new(runs),
             groups: 0,
             indices: Vec::new(),
-            metrics: runs.metrics,
         }
     }
 
@@ -865,33 +884,14 @@ impl CodedAggregator {
         if rows == 0 {
             return Ok(true);
         }
-        let _timer = self.metrics.elapsed_compute().timer();
-        let keys = self
-            .group_by
-            .iter()
-            .map(|e| e.evaluate(batch)?.into_array(rows))
-            .collect::<Result<Vec<_>>>()?;
+        let elapsed = self.per_row.metrics.elapsed_compute().clone();
+        let _timer = elapsed.timer();
+        let keys = self.per_row.keys(batch)?;
         if self.coder.group_indices(&keys, &mut self.indices)?.is_err() {
             return Ok(false);
         }
         self.groups = self.coder.group_count();
-        for ((aggregate, filter), accumulator) in self
-            .aggregates
-            .iter()
-            .zip(&self.filters)
-            .zip(&mut self.accumulators)
-        {
-            let values = aggregate
-                .expressions()
-                .iter()
-                .map(|e| e.evaluate(batch)?.into_array(rows))
-                .collect::<Result<Vec<_>>>()?;
-            let filter = match filter {
-                Some(filter) => Some(filter_mask(filter, batch, aggregate.name())?),
-                None => None,
-            };
-            accumulator.update_batch(&values, &self.indices, filter.as_ref(), self.groups)?;
-        }
+        self.per_row.update(batch, &self.indices, self.groups)?;
         Ok(true)
     }
 
@@ -900,15 +900,12 @@ impl CodedAggregator {
         if self.groups == 0 {
             return Ok(None);
         }
-        let timer = self.metrics.elapsed_compute().timer();
-        let mut columns = self.coder.keys(self.groups)?;
-        for accumulator in &mut self.accumulators {
-            columns.extend(accumulator.state(EmitTo::All)?);
-        }
+        let elapsed = self.per_row.metrics.elapsed_compute().clone();
+        let timer = elapsed.timer();
+        let keys = self.coder.keys(self.groups)?;
+        let batch = self.per_row.output(keys)?;
         self.groups = 0;
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
         timer.done();
-        self.metrics.record_output(batch.num_rows());
         Ok(Some(batch))
     }
 }
@@ -919,6 +916,14 @@ fn probe_schema(probe: &VecDeque<RecordBatch>, fallback: &SchemaRef) -> SchemaRe
         .front()
         .map(RecordBatch::schema)
         .unwrap_or_else(|| Arc::clone(fallback))
+}
+
+/// The grouping keys of `batch`'s rows.
+fn key_columns(group_by: &[Arc<dyn PhysicalExpr>], batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+    group_by
+        .iter()
+        .map(|e| e.evaluate(batch)?.into_array(batch.num_rows()))
+        .collect()
 }
 
 fn same_key(last: &[ArrayRef], keys: &[ArrayRef]) -> Result<bool> {
