@@ -116,11 +116,12 @@ pub fn new_session_without_tables(options: &SessionOptions) -> Result<SessionCon
         .governance
         .as_ref()
         .is_none_or(|g| g.may_use_files());
+    let rules = engine::physical_optimizer_rules(&runtime);
     let mut state = SessionStateBuilder::new()
         .with_config(config.with_option_extension(EngineOptions::default()))
         .with_runtime_env(runtime)
         .with_default_features();
-    state = state.with_physical_optimizer_rules(engine::physical_optimizer_rules());
+    state = state.with_physical_optimizer_rules(rules);
     for rule in engine::optimizer_rules() {
         state = state.with_optimizer_rule(rule);
     }

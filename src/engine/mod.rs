@@ -9,6 +9,7 @@ use std::sync::Arc;
 use datafusion::common::config::ConfigExtension;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Result, extensions_options};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
@@ -19,23 +20,27 @@ pub mod date_trunc;
 mod distinct_with_counts;
 mod group_codes;
 mod normalized_sort;
+mod parquet_scan;
 mod proven_filters;
 mod run_aggregate;
 mod run_kernels;
 pub mod segmented_window;
 mod segmented_window_rule;
 pub mod shared_subplan;
+mod slice_batches;
 mod whole_partition_windows;
 
 pub use before_join::EvaluateBeforeJoin;
 pub use case_group_codes::GroupCaseByCode;
 pub use distinct_with_counts::DistinctWithCounts;
 pub use normalized_sort::{NormalizedKeySortExec, NormalizedKeySortRule};
+pub use parquet_scan::ParquetScanRule;
 pub use proven_filters::DropProvenFilters;
 pub use run_aggregate::{Modes, RunPartialAggregateExec, RunPartialAggregateRule};
 pub use segmented_window::SegmentedWindowExec;
 pub use segmented_window_rule::SegmentedWindowRule;
 pub use shared_subplan::{FinsightQueryPlanner, ShareRepeatedSubplans};
+pub use slice_batches::{SliceBatchesExec, SliceBeforeRoundRobin};
 pub use whole_partition_windows::WholePartitionWindowsAsJoin;
 
 extensions_options! {
@@ -77,6 +82,16 @@ extensions_options! {
         /// Sort on fixed-width keys by normalized keys packed into machine
         /// words instead of DataFusion's column-by-column comparisons.
         pub normalized_key_sort: bool, default = true
+        /// Read a Parquet row group's column chunks in the background while
+        /// the previous row group is decoded.
+        pub prefetch_row_groups: bool, default = true
+        /// Cut Parquet file ranges into pieces of about an eighth of a
+        /// partition's share, so partitions that share a scan finish
+        /// together.
+        pub scan_morsels: bool, default = true
+        /// Cut batches larger than `batch_size` into slices before a
+        /// round-robin repartition, so one big batch feeds every partition.
+        pub slice_before_round_robin: bool, default = true
     }
 }
 
@@ -87,10 +102,13 @@ impl ConfigExtension for EngineOptions {
 /// Every session's physical optimizer rules: DataFusion's, with
 /// [`DropProvenFilters`] first (before filters are pushed into scans) and
 /// [`SegmentedWindowRule`], [`RunPartialAggregateRule`] and
-/// [`NormalizedKeySortRule`] (last, so the others see DataFusion's sorts)
-/// once sorts, partitioning and aggregation modes are final, before the
-/// sanity check.
-pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+/// [`NormalizedKeySortRule`] (so the others see DataFusion's sorts) and
+/// [`SliceBeforeRoundRobin`] once sorts, partitioning and aggregation modes
+/// are final, before the sanity check; [`ParquetScanRule`] last (it changes
+/// only how scans read, and needs the object stores of `runtime`).
+pub fn physical_optimizer_rules(
+    runtime: &Arc<RuntimeEnv>,
+) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
         vec![Arc::new(DropProvenFilters)];
     rules.extend(datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules);
@@ -103,6 +121,8 @@ pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + 
     rules.insert(last, Arc::new(SegmentedWindowRule));
     rules.insert(last + 1, Arc::new(RunPartialAggregateRule));
     rules.insert(last + 2, Arc::new(NormalizedKeySortRule));
+    rules.insert(last + 3, Arc::new(SliceBeforeRoundRobin));
+    rules.push(Arc::new(ParquetScanRule::new(Arc::clone(runtime))));
     rules
 }
 

@@ -81,7 +81,7 @@ fn info_with_ticket(
     Ok(Response::new(info))
 }
 
-fn schema_ipc(schema: &Schema) -> Result<prost::bytes::Bytes, Status> {
+fn schema_ipc(schema: &Schema) -> Result<bytes::Bytes, Status> {
     let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default())
         .try_into()
         .map_err(|e: datafusion::arrow::error::ArrowError| {

@@ -1,4 +1,5 @@
-//! Object stores: local files through DataFusion's default registry, and
+//! Object stores: local files (DataFusion's `LocalFileSystem`, with byte
+//! ranges read by [`local_reads::LocalReads`]), and
 //! `s3://bucket/...` (AWS or any S3-compatible endpoint) created on first use
 //! from the usual AWS environment variables or the shared config files.
 
@@ -12,6 +13,9 @@ use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStor
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 use url::Url;
+
+mod local_reads;
+pub use local_reads::LocalReads;
 
 /// The registry every session uses. Stores registered explicitly win; an
 /// `s3://` URL without one gets a store built from the environment.
@@ -31,8 +35,12 @@ impl Default for FinsightObjectStoreRegistry {
 
 impl FinsightObjectStoreRegistry {
     pub fn new() -> Self {
+        let inner = DefaultObjectStoreRegistry::new();
+        if let Ok(local) = Url::parse("file://") {
+            inner.register_store(&local, Arc::new(LocalReads::new()));
+        }
         Self {
-            inner: DefaultObjectStoreRegistry::new(),
+            inner,
             s3_stores: RwLock::new(HashMap::new()),
         }
     }
