@@ -18,7 +18,6 @@
 //! reader stops prefetching. At most one row group's projected column
 //! chunks per scanned file are held outside the memory pool.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -269,42 +268,30 @@ impl Drop for PrefetchingReader {
     }
 }
 
-/// The row group whose whole column chunks `ranges` are, with each range's
-/// column index; None when they are pages, span row groups or repeat.
-pub fn whole_column_chunks(
+/// The columns of row group `row_group` whose whole chunks `ranges` are;
+/// None when they are pages, lie in another row group or repeat.
+fn whole_column_chunks(
     metadata: &ParquetMetaData,
+    row_group: usize,
     ranges: &[Range<u64>],
-) -> Option<(usize, Vec<usize>)> {
-    let first = ranges.first()?;
-    for (index, row_group) in metadata.row_groups().iter().enumerate() {
-        let starts: HashMap<u64, (usize, u64)> = row_group
-            .columns()
-            .iter()
-            .enumerate()
-            .map(|(column, chunk)| {
-                let (start, length) = chunk.byte_range();
-                (start, (column, start + length))
-            })
-            .collect();
-        if !starts.contains_key(&first.start) {
-            continue;
+) -> Option<Vec<usize>> {
+    let chunks = metadata.row_groups().get(row_group)?.columns();
+    let mut columns = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let column = chunks.iter().position(|chunk| {
+            let (start, length) = chunk.byte_range();
+            start == range.start && start + length == range.end
+        })?;
+        if columns.contains(&column) {
+            return None;
         }
-        let mut columns = Vec::with_capacity(ranges.len());
-        for range in ranges {
-            match starts.get(&range.start) {
-                Some(&(column, end)) if end == range.end && !columns.contains(&column) => {
-                    columns.push(column)
-                }
-                _ => return None,
-            }
-        }
-        return Some((index, columns));
+        columns.push(column);
     }
-    None
+    (!columns.is_empty()).then_some(columns)
 }
 
 /// The row group holding byte `offset` of the file.
-pub fn row_group_of(metadata: &ParquetMetaData, offset: u64) -> Option<usize> {
+fn row_group_of(metadata: &ParquetMetaData, offset: u64) -> Option<usize> {
     metadata.row_groups().iter().position(|row_group| {
         row_group.columns().iter().any(|chunk| {
             let (start, length) = chunk.byte_range();
@@ -316,7 +303,7 @@ pub fn row_group_of(metadata: &ParquetMetaData, offset: u64) -> Option<usize> {
 /// The same columns' chunks in the row group after `row_group`, if that row
 /// group starts inside `file_range` (DataFusion's rule for which file range
 /// scans a row group).
-pub fn next_row_group_ranges(
+fn next_row_group_ranges(
     metadata: &ParquetMetaData,
     row_group: usize,
     columns: &[usize],
@@ -374,14 +361,14 @@ impl PrefetchingReader {
                 Err(_) => self.misses = MAX_MISSES,
             }
         }
-        let chunks = self
-            .metadata
-            .as_deref()
-            .and_then(|m| whole_column_chunks(m, &ranges));
+        let metadata = self.metadata.as_deref();
         let current = ranges
             .first()
-            .zip(self.metadata.as_deref())
+            .zip(metadata)
             .and_then(|(r, m)| row_group_of(m, r.start));
+        let chunks = current
+            .zip(metadata)
+            .and_then(|(g, m)| Some((g, whole_column_chunks(m, g, &ranges)?)));
         if let Some(pending) = self.pending.take() {
             if pending.ranges == ranges {
                 if let Ok(Ok(data)) = pending.task.await {
