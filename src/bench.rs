@@ -26,6 +26,8 @@ pub struct BenchOptions {
     pub warmup: usize,
     /// Write each file's result (from its last run) to DIR/<file stem>.parquet.
     pub save_dir: Option<PathBuf>,
+    /// Statements run once, untimed, before the first file.
+    pub setup: Option<PathBuf>,
 }
 
 /// The timings of one file, printed as one JSON line.
@@ -45,18 +47,21 @@ pub async fn run_files(
     files: &[PathBuf],
     options: &BenchOptions,
 ) -> Result<Vec<BenchResult>> {
+    if let Some(setup) = &options.setup {
+        let statements = read_statements(setup)?;
+        let texts: Vec<&str> = statements.iter().map(String::as_str).collect();
+        run_once(ctx, &texts).await?;
+    }
     let mut results = Vec::with_capacity(files.len());
     for file in files {
-        let source = std::fs::read_to_string(file).map_err(|e| Error::io("read query", file, e))?;
-        let statements = sql::split_statements(&source)
-            .map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
+        let statements = read_statements(file)?;
         if statements.is_empty() {
             return Err(Error::Usage(format!(
                 "{}: no SQL statement to time",
                 file.display()
             )));
         }
-        let texts: Vec<&str> = statements.iter().map(|s| s.text.as_str()).collect();
+        let texts: Vec<&str> = statements.iter().map(String::as_str).collect();
         for _ in 0..options.warmup {
             run_once(ctx, &texts).await?;
         }
@@ -83,6 +88,13 @@ pub async fn run_files(
         });
     }
     Ok(results)
+}
+
+fn read_statements(file: &Path) -> Result<Vec<String>> {
+    let source = std::fs::read_to_string(file).map_err(|e| Error::io("read query", file, e))?;
+    let statements = sql::split_statements(&source)
+        .map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
+    Ok(statements.into_iter().map(|s| s.text).collect())
 }
 
 /// Runs the statements in order and returns the last one's result.

@@ -122,6 +122,10 @@ enum Sub {
         /// Write each file's result to DIR/<file stem>.parquet (to compare engines).
         #[arg(long, value_name = "DIR")]
         save_dir: Option<PathBuf>,
+        /// Run this file's statements once, untimed, before timing (for example
+        /// `CREATE TABLE t AS SELECT * FROM 'f.parquet'` to time a function on data in memory).
+        #[arg(long, value_name = "FILE.sql")]
+        setup: Option<PathBuf>,
     },
     /// Right to erasure: remove every row about a data subject from every personal-data
     /// dataset of the policy (atomic file rewrites), verify, and record a receipt.
@@ -427,6 +431,7 @@ fn real_main(cli: Cli) -> Result<()> {
             runs,
             warmup,
             save_dir,
+            setup,
         }) => {
             let options = session_options(&cli.engine, cli.engine.dir.clone())?;
             let ctx = runtime.block_on(session::new_session(&options))?;
@@ -434,6 +439,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 runs,
                 warmup,
                 save_dir,
+                setup,
             };
             for result in runtime.block_on(bench::run_files(&ctx, &files, &bench_options))? {
                 let line = serde_json::to_string(&result)

@@ -228,3 +228,32 @@ fn fairness_audit_fails_on_decisions_that_break_the_policy() {
         "{err}"
     );
 }
+
+/// `bench --setup`: statements run once, untimed, in the session the files
+/// are then timed in (a table loaded into memory, say).
+#[test]
+fn bench_setup_runs_once_before_the_timed_files() {
+    let dir = scratch("bench-setup");
+    let setup = write(
+        &dir,
+        "setup.sql",
+        "CREATE TABLE t AS VALUES (1), (2), (3);\n",
+    );
+    let query = write(&dir, "q.sql", "SELECT sum(column1) AS total FROM t;\n");
+    let output = run(&[
+        "bench",
+        "--runs",
+        "2",
+        "--setup",
+        setup.to_str().unwrap(),
+        query.to_str().unwrap(),
+    ]);
+    assert_exit(&output, 0);
+    let line = stdout(&output);
+    assert!(line.starts_with("{\"query\":\"q\""), "{line}");
+    assert!(line.contains("\"rows\":1"), "{line}");
+    // Without the setup the table does not exist.
+    let output = run(&["bench", "--runs", "1", query.to_str().unwrap()]);
+    assert_ne!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stderr(&output).contains("t"), "{}", stderr(&output));
+}

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use datafusion::arrow::datatypes::DataType;
 use statrs::function::gamma::{digamma, ln_gamma};
+use wide::f64x4;
 
 use crate::special::{hyp2f1, ln_beta, trigamma};
 
@@ -295,22 +296,39 @@ impl Histories {
     }
 }
 
+/// Fewest customers worth a thread of their own.
+const CUSTOMERS_PER_THREAD: usize = 50_000;
+
 /// The per-customer part of the log-likelihood, split over the available
-/// cores (this loop is the whole cost of a fit). Fills the upper triangle of
-/// the Hessian.
+/// cores (this loop is the whole cost of a fit). A repeat buyer costs
+/// several times a non-buyer, so when the histories come with non-buyers
+/// first (as `fit` orders them) each thread takes an equal share of each;
+/// any order gives the same sums. Fills the upper triangle of the Hessian.
 fn per_customer_terms(h: &Histories, p: &BgNbd, tables: Option<&XTables>) -> LogLikelihood {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = h.len().div_ceil(threads).max(50_000);
-    if h.len() <= chunk {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(h.len() / CUSTOMERS_PER_THREAD).max(1);
+    if threads == 1 {
         return per_customer_range(&h.x, &h.t_x, &h.t, p, tables);
     }
+    let split = h.x.partition_point(|v| *v <= 0.0);
+    let share = |from: usize, to: usize, thread: usize| {
+        let len = to - from;
+        from + len * thread / threads..from + len * (thread + 1) / threads
+    };
     std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            h.x.chunks(chunk)
-                .zip(h.t_x.chunks(chunk))
-                .zip(h.t.chunks(chunk))
-                .map(|((x, t_x), t)| scope.spawn(move || per_customer_range(x, t_x, t, p, tables)))
-                .collect();
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                let ranges = [share(0, split, thread), share(split, h.len(), thread)];
+                scope.spawn(move || {
+                    let mut total = LogLikelihood::default();
+                    for range in ranges {
+                        let (x, t_x, t) = (&h.x[range.clone()], &h.t_x[range.clone()], &h.t[range]);
+                        total.add(&per_customer_range(x, t_x, t, p, tables));
+                    }
+                    total
+                })
+            })
+            .collect();
         let mut total = LogLikelihood::default();
         for handle in handles {
             // A panic in a worker is a bug in this file; surface it as NaN
@@ -364,6 +382,30 @@ impl XTables {
     }
 }
 
+/// Customers per SIMD step of the likelihood.
+const LANES: usize = 4;
+
+/// Per-lane running sums of the per-customer terms. Non-buyers (x = 0) need
+/// only the three sums over alpha + T; repeat buyers need the rest.
+#[derive(Default)]
+struct LaneSums {
+    ln_t: f64x4,
+    inv_t: f64x4,
+    inv_t2: f64x4,
+    // Repeat buyers: Σ -(r+x) ln(alpha+T) + ln(1 + e^w) and its derivatives.
+    value: f64x4,
+    g: [f64x4; 4],
+    q: [f64x4; 10],
+    h_ra: f64x4,
+    h_aa: f64x4,
+    s_b2: f64x4,
+}
+
+/// The per-customer part of the log-likelihood over one range of customers,
+/// vectorized four customers at a time (the transcendental functions are
+/// most of a fit's time). Runs of non-buyers and of repeat buyers take
+/// separate loops; `fit` orders customers so that each range has one run of
+/// each.
 #[inline]
 fn per_customer_range(
     x: &[f64],
@@ -372,69 +414,150 @@ fn per_customer_range(
     p: &BgNbd,
     tables: Option<&XTables>,
 ) -> LogLikelihood {
-    let BgNbd { r, alpha, a, b } = *p;
-    let ln_a = a.ln();
-    let mut value = 0.0;
-    let mut g = [0.0; 4];
-    // Upper triangle of the Hessian: rr, r-alpha, alpha-alpha from every
-    // customer; the rest only from repeat buyers.
-    let (mut h_ra, mut h_aa) = (0.0, 0.0);
-    let mut q = [[0.0; 4]; 4];
-    let (mut s_ra, mut s_aa, mut s_a2, mut s_b2) = (0.0, 0.0, 0.0, 0.0);
-    for i in 0..x.len() {
-        let (x, t_x, t) = (x[i], t_x[i], t[i]);
-        let u = r + x;
-        let e_t = 1.0 / (alpha + t);
-        let ln_t = (alpha + t).ln();
-        value -= u * ln_t;
-        g[0] -= ln_t;
-        g[1] -= u * e_t;
-        h_ra -= e_t;
-        h_aa += u * e_t * e_t;
-        if x > 0.0 {
-            let e_x = 1.0 / (alpha + t_x);
-            let d = ln_t - (alpha + t_x).ln();
-            let (inv_b, ln_b) = XTables::get(tables, b, x);
-            let log_w = ln_a - ln_b + u * d;
-            // ln(1 + e^w), s = e^w / (1 + e^w) and s(1-s), without overflow.
-            // e is in (0, 1], so ln(1 + e) is within an ulp of 1 absolute
-            // (all the sum needs) without the slower ln_1p.
-            let e = (-log_w.abs()).exp();
-            let softplus = log_w.max(0.0) + (1.0 + e).ln();
-            let s = if log_w >= 0.0 {
-                1.0 / (1.0 + e)
-            } else {
-                e / (1.0 + e)
-            };
-            let s1 = s * (1.0 - s);
-            value += softplus;
-            // dw/d(r, alpha, a, b); dw/da = 1/a is applied after the loop.
-            let dw = [d, u * (e_t - e_x), 1.0, -inv_b];
-            for k in 0..4 {
-                g[k] += s * dw[k];
-                for l in k..4 {
-                    q[k][l] += s1 * dw[k] * dw[l];
-                }
-            }
-            s_ra += s * (e_t - e_x);
-            s_aa += s * u * (e_x * e_x - e_t * e_t);
-            s_a2 += s;
-            s_b2 += s * inv_b * inv_b;
+    let mut sums = LaneSums::default();
+    let mut start = 0;
+    while start < x.len() {
+        let buyer = x[start] > 0.0;
+        let end = x[start..]
+            .iter()
+            .position(|&v| (v > 0.0) != buyer)
+            .map_or(x.len(), |n| start + n);
+        if buyer {
+            repeat_buyers(
+                &x[start..end],
+                &t_x[start..end],
+                &t[start..end],
+                p,
+                tables,
+                &mut sums,
+            );
+        } else {
+            non_buyers(&t[start..end], p.alpha, &mut sums);
         }
+        start = end;
     }
+    finish_range(&sums, p)
+}
+
+/// Four lanes from `values` at `i..`, padded with `pad` past the end.
+#[inline]
+fn lanes(values: &[f64], i: usize, pad: f64) -> f64x4 {
+    let mut out = [pad; LANES];
+    for (slot, v) in out.iter_mut().zip(&values[i..]) {
+        *slot = *v;
+    }
+    f64x4::from(out)
+}
+
+/// 1 for the lanes that hold a customer, 0 for the padding of the last step.
+#[inline]
+fn live_lanes(len: usize, i: usize) -> f64x4 {
+    let mut out = [0.0; LANES];
+    for slot in out.iter_mut().take(len - i) {
+        *slot = 1.0;
+    }
+    f64x4::from(out)
+}
+
+fn non_buyers(t: &[f64], alpha: f64, sums: &mut LaneSums) {
+    let alpha4 = f64x4::splat(alpha);
+    for i in (0..t.len()).step_by(LANES) {
+        // Padding lanes get T = 0 (finite terms) and weight 0.
+        let weight = live_lanes(t.len(), i);
+        let big_t = alpha4 + lanes(t, i, 0.0);
+        let e_t = weight / big_t;
+        sums.ln_t += weight * big_t.ln();
+        sums.inv_t += e_t;
+        sums.inv_t2 += e_t * e_t;
+    }
+}
+
+fn repeat_buyers(
+    x: &[f64],
+    t_x: &[f64],
+    t: &[f64],
+    p: &BgNbd,
+    tables: Option<&XTables>,
+    sums: &mut LaneSums,
+) {
+    let BgNbd { r, alpha, a, b } = *p;
+    let (r4, alpha4, ln_a4, one) = (
+        f64x4::splat(r),
+        f64x4::splat(alpha),
+        f64x4::splat(a.ln()),
+        f64x4::ONE,
+    );
+    for i in (0..x.len()).step_by(LANES) {
+        let weight = live_lanes(x.len(), i);
+        // Padding lanes: x = 1, t_x = 0, T = 1 keep every term finite.
+        let x4 = lanes(x, i, 1.0);
+        let (mut inv_b, mut ln_b) = ([0.0; LANES], [0.0; LANES]);
+        for (lane, v) in x4.to_array().into_iter().enumerate() {
+            (inv_b[lane], ln_b[lane]) = XTables::get(tables, b, v);
+        }
+        let (inv_b, ln_b) = (f64x4::from(inv_b), f64x4::from(ln_b));
+        let u = r4 + x4;
+        let (big_t, big_tx) = (alpha4 + lanes(t, i, 1.0), alpha4 + lanes(t_x, i, 0.0));
+        let (e_t, e_x) = (one / big_t, one / big_tx);
+        let ln_t = big_t.ln();
+        let d = ln_t - big_tx.ln();
+        let log_w = ln_a4 - ln_b + u * d;
+        // ln(1 + e^w), s = e^w / (1 + e^w) and s(1-s), without overflow:
+        // e = e^-|w| is in (0, 1].
+        let e = (-log_w.abs()).exp();
+        let positive = log_w.simd_ge(f64x4::ZERO);
+        let softplus = log_w.max(f64x4::ZERO) + (one + e).ln();
+        let s = positive.select(one, e) / (one + e);
+        let (s, s1) = (weight * s, weight * s * (one - s));
+        sums.value += weight * (softplus - u * ln_t);
+        // dw/d(r, alpha, a, b); dw/da = 1/a is applied by finish_range.
+        let dw = [d, u * (e_t - e_x), one, f64x4::ZERO - inv_b];
+        sums.g[0] += s * dw[0] - weight * ln_t;
+        sums.g[1] += s * dw[1] - weight * u * e_t;
+        sums.g[2] += s;
+        sums.g[3] += s * dw[3];
+        let mut cell = 0;
+        for k in 0..4 {
+            for l in k..4 {
+                sums.q[cell] += s1 * dw[k] * dw[l];
+                cell += 1;
+            }
+        }
+        sums.h_ra += s * (e_t - e_x) - weight * e_t;
+        sums.h_aa += s * u * (e_x * e_x - e_t * e_t) + weight * u * e_t * e_t;
+        sums.s_b2 += s * inv_b * inv_b;
+    }
+}
+
+/// The lane sums as a log-likelihood (upper triangle of the Hessian).
+fn finish_range(sums: &LaneSums, p: &BgNbd) -> LogLikelihood {
+    let BgNbd { r, a, .. } = *p;
+    let (ln_t, inv_t, inv_t2) = (
+        sums.ln_t.reduce_add(),
+        sums.inv_t.reduce_add(),
+        sums.inv_t2.reduce_add(),
+    );
+    let mut g = sums.g.map(f64x4::reduce_add);
+    // Non-buyers: -r ln(alpha+T), with u = r.
+    let value = sums.value.reduce_add() - r * ln_t;
+    g[0] -= ln_t;
+    g[1] -= r * inv_t;
+    let s_a2 = g[2];
     g[2] /= a;
     let mut h = [[0.0; 4]; 4];
-    for k in 0..4 {
-        for l in k..4 {
-            // Undo the unit dw/da used in the loop.
-            let scale = if k == 2 { 1.0 / a } else { 1.0 } * if l == 2 { 1.0 / a } else { 1.0 };
-            h[k][l] = q[k][l] * scale;
+    // The upper triangle row by row, as repeat_buyers fills q; the a row
+    // and column undo the unit dw/da used there.
+    let unit = |k: usize| if k == 2 { 1.0 / a } else { 1.0 };
+    let mut cells = sums.q.iter();
+    for (k, row) in h.iter_mut().enumerate() {
+        for (l, entry) in row.iter_mut().enumerate().skip(k) {
+            *entry = cells.next().map_or(0.0, |q| q.reduce_add()) * unit(k) * unit(l);
         }
     }
-    h[0][1] += h_ra + s_ra;
-    h[1][1] += h_aa + s_aa;
+    h[0][1] += sums.h_ra.reduce_add() - inv_t;
+    h[1][1] += sums.h_aa.reduce_add() + r * inv_t2;
     h[2][2] -= s_a2 / (a * a);
-    h[3][3] += s_b2;
+    h[3][3] += sums.s_b2.reduce_add();
     LogLikelihood {
         value,
         gradient: g,
