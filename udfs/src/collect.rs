@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array};
+use datafusion::arrow::compute::{concat, filter};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{as_float64_array, as_list_array};
 use datafusion::common::utils::SingleRowListArrayBuilder;
@@ -139,6 +140,140 @@ impl CollectedRows {
 
     pub fn size(&self) -> usize {
         size_of_val(self) + self.columns.iter().map(|c| c.capacity() * 8).sum::<usize>()
+    }
+}
+
+/// Rows kept as the Arrow arrays they arrived in, for fits that read their
+/// rows many times: copying every batch into growing vectors (and again at
+/// each merge) cost more than the fit itself on the page faults of the
+/// copies. The state is the same one Float64 list per column as
+/// `CollectedRows`'.
+#[derive(Debug)]
+pub struct ArrowRows {
+    columns: Vec<Vec<Float64Array>>,
+    rows: usize,
+}
+
+impl ArrowRows {
+    pub fn new(width: usize) -> Self {
+        Self {
+            columns: vec![Vec::new(); width],
+            rows: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The chunks of one column, in the same order for every column.
+    pub fn slices(&self, column: usize) -> Vec<&[f64]> {
+        self.columns
+            .get(column)
+            .map_or_else(Vec::new, |c| c.iter().map(|a| &a.values()[..]).collect())
+    }
+
+    /// Keeps the rows of `values` (Float64 after coercion) where every
+    /// column is non-NULL, after `check` accepts them (one slice per column).
+    pub fn append(
+        &mut self,
+        function: &str,
+        values: &[ArrayRef],
+        check: impl FnOnce(&[&[f64]]) -> Result<()>,
+    ) -> Result<()> {
+        let mut arrays = self.float_arrays(function, values)?;
+        if arrays.iter().any(|a| a.null_count() > 0) {
+            let complete: BooleanArray = (0..arrays.first().map_or(0, Array::len))
+                .map(|i| Some(arrays.iter().all(|a| a.is_valid(i))))
+                .collect();
+            for array in &mut arrays {
+                *array = as_float64_array(&filter(array, &complete)?)?.clone();
+            }
+        }
+        let slices: Vec<&[f64]> = arrays.iter().map(|a| &a.values()[..]).collect();
+        check(&slices)?;
+        self.push(arrays);
+        Ok(())
+    }
+
+    pub fn state(&self) -> Result<Vec<ScalarValue>> {
+        self.columns
+            .iter()
+            .map(|chunks| {
+                let values: ArrayRef = match chunks.as_slice() {
+                    [] => Arc::new(Float64Array::from(Vec::<f64>::new())),
+                    [one] => Arc::new(one.clone()),
+                    _ => concat(&chunks.iter().map(|a| a as &dyn Array).collect::<Vec<_>>())?,
+                };
+                Ok(SingleRowListArrayBuilder::new(values).build_list_scalar())
+            })
+            .collect()
+    }
+
+    pub fn merge(&mut self, function: &str, states: &[ArrayRef]) -> Result<()> {
+        if states.len() != self.columns.len() {
+            return internal_err!(
+                "{function}: expected {} state columns, got {}",
+                self.columns.len(),
+                states.len()
+            );
+        }
+        let lists = states
+            .iter()
+            .map(|s| as_list_array(s))
+            .collect::<Result<Vec<_>>>()?;
+        for row in 0..lists.first().map_or(0, |l| l.len()) {
+            if lists.iter().any(|l| l.is_null(row)) {
+                continue;
+            }
+            let values: Vec<ArrayRef> = lists.iter().map(|l| l.value(row)).collect();
+            let arrays = self.float_arrays(function, &values)?;
+            if arrays
+                .iter()
+                .any(|a| a.null_count() > 0 || a.len() != arrays[0].len())
+            {
+                return internal_err!("{function}: a partial state with NULLs or uneven columns");
+            }
+            self.push(arrays);
+        }
+        Ok(())
+    }
+
+    pub fn size(&self) -> usize {
+        size_of_val(self)
+            + self
+                .columns
+                .iter()
+                .flatten()
+                .map(Array::get_array_memory_size)
+                .sum::<usize>()
+    }
+
+    fn float_arrays(&self, function: &str, values: &[ArrayRef]) -> Result<Vec<Float64Array>> {
+        if values.len() != self.columns.len() {
+            return internal_err!(
+                "{function}: expected {} columns, got {}",
+                self.columns.len(),
+                values.len()
+            );
+        }
+        values
+            .iter()
+            .map(|v| Ok(as_float64_array(v)?.clone()))
+            .collect()
+    }
+
+    fn push(&mut self, arrays: Vec<Float64Array>) {
+        self.rows += arrays.first().map_or(0, Array::len);
+        for (column, array) in self.columns.iter_mut().zip(arrays) {
+            if !array.is_empty() {
+                column.push(array);
+            }
+        }
     }
 }
 

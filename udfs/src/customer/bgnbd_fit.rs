@@ -2,11 +2,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array};
-use datafusion::arrow::compute::{concat, filter};
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array};
 use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::cast::{as_float64_array, as_list_array};
-use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue, exec_err, internal_err};
 use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_STATISTICAL;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -15,7 +12,7 @@ use datafusion::logical_expr::{
 };
 
 use super::bgnbd::{BgNbd, Histories, MODEL_NAME, model_fields};
-use crate::collect::CollectedRows;
+use crate::collect::{ArrowRows, CollectedRows};
 use crate::kernel::coerce_all_numeric;
 use crate::model::{model_type, model_value};
 use crate::optimize::{Minimum, minimize_newton};
@@ -64,7 +61,9 @@ impl AggregateUDFImpl for BgNbdFitFunc {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(BgNbdFitAccumulator::default()))
+        Ok(Box::new(BgNbdFitAccumulator {
+            rows: ArrowRows::new(3),
+        }))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -72,33 +71,11 @@ impl AggregateUDFImpl for BgNbdFitFunc {
     }
 }
 
-/// The histories as the Arrow arrays they arrived in: a fit reads every row
-/// many times, but copying them in as they come (and again at each merge)
-/// cost more than the fit on the page faults of the growing copies. They are
-/// copied once, by the fit, into the order it reads them in.
-#[derive(Debug, Default)]
+/// The histories as they arrived (see `ArrowRows`); the fit copies them
+/// once, into the order it reads them in.
+#[derive(Debug)]
 struct BgNbdFitAccumulator {
-    columns: [Vec<Float64Array>; 3],
-    rows: usize,
-}
-
-impl BgNbdFitAccumulator {
-    fn push(&mut self, arrays: [Float64Array; 3]) {
-        self.rows += arrays[0].len();
-        for (column, array) in self.columns.iter_mut().zip(arrays) {
-            if !array.is_empty() {
-                column.push(array);
-            }
-        }
-    }
-
-    /// The chunks of one column as slices.
-    fn slices(&self, column: usize) -> Vec<&[f64]> {
-        self.columns[column]
-            .iter()
-            .map(|a| &a.values()[..])
-            .collect()
-    }
+    rows: ArrowRows,
 }
 
 /// Rejects histories the model cannot describe, naming the argument.
@@ -136,76 +113,30 @@ fn check_histories(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<()> {
     Ok(())
 }
 
-fn float_arrays(values: &[ArrayRef]) -> Result<[Float64Array; 3]> {
-    let [x, t_x, t] = values else {
-        return internal_err!("{MODEL_NAME} expects 3 arrays, got {}", values.len());
-    };
-    Ok([
-        as_float64_array(x)?.clone(),
-        as_float64_array(t_x)?.clone(),
-        as_float64_array(t)?.clone(),
-    ])
-}
-
 impl Accumulator for BgNbdFitAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let mut arrays = float_arrays(values)?;
-        if arrays.iter().any(|a| a.null_count() > 0) {
-            // Rows with a NULL are skipped.
-            let complete: BooleanArray = (0..arrays[0].len())
-                .map(|i| Some(arrays.iter().all(|a| a.is_valid(i))))
-                .collect();
-            for array in &mut arrays {
-                *array = as_float64_array(&filter(array, &complete)?)?.clone();
-            }
-        }
-        check_histories(arrays[0].values(), arrays[1].values(), arrays[2].values())?;
-        self.push(arrays);
-        Ok(())
+        self.rows
+            .append(MODEL_NAME, values, |columns| match columns {
+                [x, t_x, t] => check_histories(x, t_x, t),
+                _ => internal_err!("{MODEL_NAME} expects 3 columns"),
+            })
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.columns
-            .iter()
-            .map(|chunks| {
-                let arrays: Vec<&dyn Array> = chunks.iter().map(|a| a as &dyn Array).collect();
-                let values: ArrayRef = match chunks.as_slice() {
-                    [] => Arc::new(Float64Array::from(Vec::<f64>::new())),
-                    [one] => Arc::new(one.clone()),
-                    _ => concat(&arrays)?,
-                };
-                Ok(SingleRowListArrayBuilder::new(values).build_list_scalar())
-            })
-            .collect()
+        self.rows.state()
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [x, t_x, t] = states else {
-            return internal_err!("{MODEL_NAME} expects 3 state arrays, got {}", states.len());
-        };
-        let (x, t_x, t) = (as_list_array(x)?, as_list_array(t_x)?, as_list_array(t)?);
-        for row in 0..x.len() {
-            if x.is_null(row) {
-                continue;
-            }
-            let arrays = float_arrays(&[x.value(row), t_x.value(row), t.value(row)])?;
-            if arrays
-                .iter()
-                .any(|a| a.null_count() > 0 || a.len() != arrays[0].len())
-            {
-                return internal_err!("{MODEL_NAME}: a partial state with NULLs or uneven columns");
-            }
-            self.push(arrays);
-        }
-        Ok(())
+        self.rows.merge(MODEL_NAME, states)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let fields = model_fields();
-        if self.rows == 0 {
+        if self.rows.is_empty() {
             return ScalarValue::try_from(&model_type(&fields));
         }
-        let fit = fit_chunks(&self.slices(0), &self.slices(1), &self.slices(2))?;
+        let rows = &self.rows;
+        let fit = fit_chunks(&rows.slices(0), &rows.slices(1), &rows.slices(2))?;
         let column = |v: f64| -> ArrayRef { Arc::new(Float64Array::from(vec![v])) };
         model_value(
             &fields,
@@ -215,7 +146,7 @@ impl Accumulator for BgNbdFitAccumulator {
                 column(fit.params.a),
                 column(fit.params.b),
                 column(fit.log_likelihood),
-                Arc::new(Int64Array::from(vec![self.rows as i64])),
+                Arc::new(Int64Array::from(vec![rows.len() as i64])),
                 Arc::new(Int64Array::from(vec![fit.iterations as i64])),
                 Arc::new(BooleanArray::from(vec![fit.converged])),
             ],
@@ -223,13 +154,7 @@ impl Accumulator for BgNbdFitAccumulator {
     }
 
     fn size(&self) -> usize {
-        size_of_val(self)
-            + self
-                .columns
-                .iter()
-                .flatten()
-                .map(Array::get_array_memory_size)
-                .sum::<usize>()
+        size_of_val(self) + self.rows.size()
     }
 }
 
@@ -406,6 +331,8 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
 
 #[cfg(test)]
 mod tests {
+    use datafusion::common::cast::as_float64_array;
+
     use super::*;
 
     /// The CDNOW calibration summary (2,357 customers, weeks), the data of
@@ -485,10 +412,10 @@ mod tests {
             values.insert(1, extra);
             Arc::new(Float64Array::from(values))
         };
-        let (mut first, mut second) = (
-            BgNbdFitAccumulator::default(),
-            BgNbdFitAccumulator::default(),
-        );
+        let new = || BgNbdFitAccumulator {
+            rows: ArrowRows::new(3),
+        };
+        let (mut first, mut second) = (new(), new());
         let cut = h.len() / 3;
         for (accumulator, range) in [(&mut first, 0..cut), (&mut second, cut..h.len())] {
             let (x, t_x, t) = (&h.x[range.clone()], &h.t_x[range.clone()], &h.t[range]);
@@ -505,7 +432,7 @@ mod tests {
             .map(ScalarValue::to_array)
             .collect::<Result<_>>()?;
         second.merge_batch(&states)?;
-        assert_eq!(second.rows, h.len());
+        assert_eq!(second.rows.len(), h.len());
         for _ in 0..2 {
             let ScalarValue::Struct(model) = second.evaluate()? else {
                 panic!("bgnbd_fit returns a struct");
