@@ -12,14 +12,19 @@ use datafusion::common::cast::{as_float64_array, as_string_array};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue, exec_err, internal_err, plan_err};
 use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_STATISTICAL;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::function::{
+    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
+};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility,
 };
 
+use wide::bytemuck::cast;
+use wide::{f64x4, i64x4};
+
 use super::roc::{check_label, coerce_label};
-use crate::kernel::{coerce_numeric, constant_argument, single_row_list};
+use crate::kernel::{cheap_to_repeat, coerce_numeric, constant_argument, single_row_list};
 
 const NAME: &str = "woe_iv";
 
@@ -107,6 +112,14 @@ impl AggregateUDFImpl for WoeIvFunc {
                 Ok(vec![x, coerce_label(NAME, label)?])
             }
             [x, label, edges] => {
+                // Literal edges after `simplify` (cheap to repeat per row).
+                if matches!(edges, DataType::Dictionary(_, value) if **value == float_list()) {
+                    return Ok(vec![
+                        coerce_numeric(NAME, "x", x)?,
+                        coerce_label(NAME, label)?,
+                        edges.clone(),
+                    ]);
+                }
                 let edges_ok = match edges {
                     DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
                         f.data_type().is_numeric() || f.data_type().is_null()
@@ -181,6 +194,10 @@ impl AggregateUDFImpl for WoeIvFunc {
             bins,
             missing: [0; 2],
         }))
+    }
+
+    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
+        Some(Box::new(|aggregate, _| Ok(cheap_to_repeat(aggregate, 2))))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -368,29 +385,77 @@ fn edge_bin(edges: &[f64], v: f64) -> usize {
     }
 }
 
-/// Adds rows without NULLs to `counts`. Labels and NaNs are checked in
-/// separate passes first so the counting loop has no early exit.
+/// Adds rows without NULLs to `counts`.
+///
+/// With few edges, four rows at a time: each row's bin is the number of
+/// edges <= x, counted by comparing all four against each edge (no
+/// branch), and a bad label or a NaN only sets a flag, so the loop has no
+/// early exit and reads the rows once; the rows are scanned again, to name
+/// the bad one, only when the flag is set.
 fn count_edge_bins(
     edges: &[f64],
     x: &[f64],
     labels: &[f64],
     counts: &mut [[u64; 2]],
 ) -> Result<()> {
-    if let Some(l) = labels.iter().find(|l| **l != 0.0 && **l != 1.0) {
-        check_label(NAME, *l)?;
-    }
-    if x.iter().any(|v| v.is_nan()) {
-        return exec_err!("{NAME}: argument 'x' must be a number, got NaN");
-    }
-    // Four tables, so runs of rows in the same bin do not wait on each
-    // other's increment of one counter.
+    // Four tables, one per lane, so rows in the same bin do not wait on
+    // each other's increment of one counter.
     let cells = counts.len() * 2;
     let mut tables = vec![0u32; cells * 4];
+    let mut bad = f64x4::ZERO;
+    let mut bad_rest = false;
     for (chunk_x, chunk_labels) in x.chunks(1 << 20).zip(labels.chunks(1 << 20)) {
-        for (i, (v, l)) in chunk_x.iter().zip(chunk_labels).enumerate() {
-            // counts[bin] = [events (label 1), non-events].
+        let mut lanes_x = chunk_x.chunks_exact(4);
+        let mut lanes_labels = chunk_labels.chunks_exact(4);
+        if edges.len() <= LINEAR_EDGE_SEARCH {
+            let (zero, one) = (f64x4::ZERO, f64x4::ONE);
+            for (four_x, four_labels) in (&mut lanes_x).zip(&mut lanes_labels) {
+                let v = f64x4::from([four_x[0], four_x[1], four_x[2], four_x[3]]);
+                let l = f64x4::from([
+                    four_labels[0],
+                    four_labels[1],
+                    four_labels[2],
+                    four_labels[3],
+                ]);
+                // A comparison's lane is all ones (-1 as an integer) where true.
+                let mut bins = i64x4::ZERO;
+                for edge in edges {
+                    bins -= cast::<f64x4, i64x4>(f64x4::splat(*edge).simd_le(v));
+                }
+                // NaN != NaN; a label is 0 or 1.
+                bad |= v.simd_ne(v) | (l.simd_ne(zero) & l.simd_ne(one));
+                // counts[bin] = [events (label 1), non-events].
+                let non_event = cast::<f64x4, i64x4>(l.simd_ne(one)) & i64x4::ONE;
+                let cells_of: i64x4 = (bins + bins) | non_event;
+                for (lane, cell) in cells_of.to_array().into_iter().enumerate() {
+                    tables[lane * cells + cell as usize] += 1;
+                }
+            }
+        }
+        // The rows left: the last one to three, or all of them with many
+        // edges (a binary search each).
+        let start = if edges.len() <= LINEAR_EDGE_SEARCH {
+            chunk_x.len() - lanes_x.remainder().len()
+        } else {
+            0
+        };
+        for (i, (v, l)) in chunk_x[start..]
+            .iter()
+            .zip(&chunk_labels[start..])
+            .enumerate()
+        {
+            if v.is_nan() || (*l != 0.0 && *l != 1.0) {
+                bad_rest = true;
+                continue;
+            }
             let cell = edge_bin(edges, *v) * 2 + usize::from(*l != 1.0);
             tables[(i & 3) * cells + cell] += 1;
+        }
+        if bad_rest || bad.to_bitmask() != 0 {
+            if let Some(l) = labels.iter().find(|l| **l != 0.0 && **l != 1.0) {
+                check_label(NAME, *l)?;
+            }
+            return exec_err!("{NAME}: argument 'x' must be a number, got NaN");
         }
         for (cell, total) in counts.iter_mut().flatten().enumerate() {
             *total += (0..4)
@@ -723,3 +788,52 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     )
     .build()
 });
+
+#[cfg(test)]
+mod tests {
+    use super::{LINEAR_EDGE_SEARCH, count_edge_bins, edge_bin};
+
+    /// The four-at-a-time count against one row at a time, on row counts
+    /// that leave 0 to 3 rows over, values on the edges, and few or many
+    /// edges (over LINEAR_EDGE_SEARCH: a binary search per row).
+    #[test]
+    fn counts_like_one_row_at_a_time() {
+        let few = [-1.5, 0.0, 2.0, 7.25];
+        let many: Vec<f64> = (0..LINEAR_EDGE_SEARCH + 5)
+            .map(|e| e as f64 - 3.0)
+            .collect();
+        for edges in [&few[..], &many[..]] {
+            for n in [0usize, 1, 3, 4, 5, 103] {
+                let x: Vec<f64> = (0..n).map(|i| ((i * 37) % 29) as f64 / 2.0 - 4.0).collect();
+                let labels: Vec<f64> = (0..n).map(|i| ((i * 7) % 3 == 0) as u8 as f64).collect();
+                let mut expected = vec![[0u64; 2]; edges.len() + 1];
+                for (v, l) in x.iter().zip(&labels) {
+                    expected[edge_bin(edges, *v)][usize::from(*l != 1.0)] += 1;
+                }
+                let mut counts = vec![[0u64; 2]; edges.len() + 1];
+                count_edge_bins(edges, &x, &labels, &mut counts).expect("valid rows");
+                assert_eq!(counts, expected, "{} edges, {n} rows", edges.len());
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_row_anywhere_is_an_error() {
+        let edges = [1.0, 2.0];
+        for at in 0..9 {
+            let mut x = vec![0.5; 9];
+            let mut labels = vec![1.0; 9];
+            labels[at] = 0.5;
+            let mut counts = vec![[0u64; 2]; 3];
+            let error = count_edge_bins(&edges, &x, &labels, &mut counts).expect_err("bad label");
+            assert!(
+                error.to_string().contains("'label' must be 0 or 1"),
+                "{error}"
+            );
+            labels[at] = 0.0;
+            x[at] = f64::NAN;
+            let error = count_edge_bins(&edges, &x, &labels, &mut counts).expect_err("NaN");
+            assert!(error.to_string().contains("got NaN"), "{error}");
+        }
+    }
+}
