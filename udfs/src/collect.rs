@@ -253,6 +253,23 @@ impl ArrowRows {
                 .sum::<usize>()
     }
 
+    /// The rows copied into one vector per column, for computations that
+    /// want them contiguous (and may reorder them).
+    pub fn to_collected(&self) -> CollectedRows {
+        let columns = self
+            .columns
+            .iter()
+            .map(|chunks| {
+                let mut column = Vec::with_capacity(self.rows);
+                for chunk in chunks {
+                    column.extend_from_slice(chunk.values());
+                }
+                column
+            })
+            .collect();
+        CollectedRows { columns }
+    }
+
     fn float_arrays(&self, function: &str, values: &[ArrayRef]) -> Result<Vec<Float64Array>> {
         if values.len() != self.columns.len() {
             return internal_err!(
@@ -285,10 +302,14 @@ pub type RowsFinish = Box<dyn Fn(&mut CollectedRows) -> Result<ScalarValue> + Se
 
 /// An accumulator that keeps its rows' first `width` columns (later
 /// arguments are constants read when it was made) and computes its result
-/// from them at the end.
+/// from them at the end. The rows are kept as they arrive (`ArrowRows`)
+/// and copied into contiguous columns once, when the result is computed:
+/// before, each batch was copied into growing vectors, copied again for
+/// the partial state and again at the merge (monotonic_edges on 2M rows:
+/// 65 ms of its 136 ms collecting).
 pub struct RowsAccumulator {
     function: &'static str,
-    rows: CollectedRows,
+    rows: ArrowRows,
     check: RowCheck,
     finish: RowsFinish,
 }
@@ -297,7 +318,7 @@ impl RowsAccumulator {
     pub fn new(function: &'static str, width: usize, check: RowCheck, finish: RowsFinish) -> Self {
         Self {
             function,
-            rows: CollectedRows::new(width),
+            rows: ArrowRows::new(width),
             check,
             finish,
         }
@@ -317,8 +338,16 @@ impl datafusion::logical_expr::Accumulator for RowsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let (function, check) = (self.function, self.check);
         let width = self.rows.columns.len().min(values.len());
-        self.rows
-            .append(function, &values[..width], |row| check(function, row))
+        self.rows.append(function, &values[..width], |columns| {
+            let mut row = vec![0.0; columns.len()];
+            for i in 0..columns.first().map_or(0, |c| c.len()) {
+                for (slot, column) in row.iter_mut().zip(columns) {
+                    *slot = column[i];
+                }
+                check(function, &row)?;
+            }
+            Ok(())
+        })
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -330,7 +359,7 @@ impl datafusion::logical_expr::Accumulator for RowsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        (self.finish)(&mut self.rows)
+        (self.finish)(&mut self.rows.to_collected())
     }
 
     fn size(&self) -> usize {

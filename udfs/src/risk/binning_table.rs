@@ -77,18 +77,11 @@ impl TableFunctionImpl for BinningTableFunc {
             ("values", _) => format!(
                 "SELECT unnest(w['bins']) AS element FROM (SELECT woe_iv(x, label) AS w FROM ({query}) AS input(x, label))"
             ),
-            (method, Some(bins)) => {
-                let edges = match method {
-                    "monotonic" => format!("monotonic_edges(x, label, {bins})"),
-                    other => format!("{other}_edges(x, {bins})"),
-                };
-                format!(
-                    "WITH input AS (SELECT * FROM ({query}) AS input(x, label)), \
-                     binning AS (SELECT {edges} AS edges FROM input WHERE label IS NOT NULL) \
-                     SELECT unnest(w['bins']) AS element FROM ( \
-                       SELECT woe_iv(input.x, input.label, binning.edges) AS w FROM input CROSS JOIN binning)"
-                )
-            }
+            // One pass: woe_iv finds the edges from the rows it counts.
+            (method, Some(bins)) => format!(
+                "SELECT unnest(w['bins']) AS element FROM (SELECT woe_iv(x, label, '{method}', {bins}) AS w \
+                 FROM ({query}) AS input(x, label))"
+            ),
             (_, None) => return plan_err!("{NAME}: method '{method}' needs a number of bins"),
         };
         Ok(Arc::new(UnnestedAggregateTable::new(

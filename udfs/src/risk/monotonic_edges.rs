@@ -12,7 +12,7 @@ use datafusion::logical_expr::{
 };
 
 use super::binning::{
-    bin_counts, bins_argument, coerce_bins, edges_type, edges_value, equal_frequency,
+    add_bin_counts, bins_argument, coerce_bins, edges_type, edges_value, equal_frequency,
     pool_adjacent_violators,
 };
 use super::roc::{check_label, coerce_label};
@@ -97,21 +97,58 @@ impl AggregateUDFImpl for MonotonicEdgesFunc {
 /// Equal-frequency fine bins, then adjacent bins pooled until the event
 /// rate is monotonic in the direction of corr(x, label).
 pub fn monotonic(x: &[f64], labels: &[f64], max_bins: usize) -> Vec<f64> {
-    let mut sorted = x.to_vec();
-    let fine = equal_frequency(&mut sorted, max_bins);
-    let counts = bin_counts(x, labels, &fine);
-    let ends = pool_adjacent_violators(&counts, covariance(x, labels) >= 0.0);
-    // A merged bin ending at fine bin `end` closes at fine edge `end - 1`.
-    ends.iter()
-        .filter(|&&end| end < counts.len())
-        .map(|&end| fine[end - 1])
-        .collect()
+    monotonic_bins(&[x], &[labels], max_bins).0
 }
 
-fn covariance(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
-    x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum()
+/// [`monotonic`] over rows held in chunks (the same chunking for x and the
+/// labels), with each merged bin's (events, rows): the sums of its fine
+/// bins, so counting the rows again in the merged bins is not needed.
+pub fn monotonic_bins(
+    x: &[&[f64]],
+    labels: &[&[f64]],
+    max_bins: usize,
+) -> (Vec<f64>, Vec<(f64, f64)>) {
+    let mut sorted = x.concat();
+    let fine = equal_frequency(&mut sorted, max_bins);
+    drop(sorted);
+    let mut counts = vec![(0.0, 0.0); fine.len() + 1];
+    for (x, labels) in x.iter().zip(labels) {
+        add_bin_counts(x, labels, &fine, &mut counts);
+    }
+    let ends = pool_adjacent_violators(&counts, covariance(x, labels) >= 0.0);
+    // A merged bin ending at fine bin `end` closes at fine edge `end - 1`.
+    let edges = ends
+        .iter()
+        .filter(|&&end| end < counts.len())
+        .map(|&end| fine[end - 1])
+        .collect();
+    let mut start = 0;
+    let merged = ends
+        .iter()
+        .map(|&end| {
+            let block = &counts[start..end];
+            start = end;
+            block
+                .iter()
+                .fold((0.0, 0.0), |(e, n), (be, bn)| (e + be, n + bn))
+        })
+        .collect();
+    (edges, merged)
+}
+
+fn covariance(x: &[&[f64]], y: &[&[f64]]) -> f64 {
+    let n = x.iter().map(|c| c.len()).sum::<usize>() as f64;
+    let sum = |chunks: &[&[f64]]| chunks.iter().map(|c| c.iter().sum::<f64>()).sum::<f64>();
+    let (mx, my) = (sum(x) / n, sum(y) / n);
+    x.iter()
+        .zip(y)
+        .map(|(a, b)| {
+            a.iter()
+                .zip(*b)
+                .map(|(a, b)| (a - mx) * (b - my))
+                .sum::<f64>()
+        })
+        .sum()
 }
 
 static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {

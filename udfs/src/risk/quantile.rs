@@ -48,6 +48,28 @@ pub fn quantile_select(values: &mut [f64], q: f64) -> Option<f64> {
     })
 }
 
+/// Moves the order statistics at `positions` (strictly increasing, each
+/// below `values.len()`) to where a sort would put them, and leaves the
+/// rest unsorted: a selection for the middle position, then each side for
+/// its own positions, O(n log positions) instead of a sort's O(n log n).
+/// NaN-free input.
+pub fn select_positions(values: &mut [f64], positions: &[usize]) {
+    fn select(values: &mut [f64], offset: usize, positions: &[usize]) {
+        let middle = positions.len() / 2;
+        let Some(&position) = positions.get(middle) else {
+            return;
+        };
+        let at = position - offset;
+        if at >= values.len() {
+            return;
+        }
+        let (left, _, right) = values.select_nth_unstable_by(at, f64::total_cmp);
+        select(left, offset, &positions[..middle]);
+        select(right, offset + at + 1, &positions[middle + 1..]);
+    }
+    select(values, 0, positions)
+}
+
 /// Sorts in place (NaN-free input) and folds -0.0 into 0.0.
 pub fn sort_values(values: &mut [f64]) {
     for v in values.iter_mut() {
@@ -59,6 +81,34 @@ pub fn sort_values(values: &mut [f64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selected_positions_hold_the_sorted_values() {
+        // Deterministic values with ties (an LCG modulo 97).
+        let mut state = 12_345u64;
+        let values: Vec<f64> = (0..5_000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                ((state >> 33) % 97) as f64 - 40.0
+            })
+            .collect();
+        let mut sorted = values.clone();
+        sort_values(&mut sorted);
+        for positions in [
+            vec![],
+            vec![0],
+            vec![4_999],
+            vec![0, 1, 17, 2_500, 2_501, 4_998, 4_999],
+        ] {
+            let mut selected = values.clone();
+            select_positions(&mut selected, &positions);
+            for p in &positions {
+                assert_eq!(selected[*p], sorted[*p], "position {p}");
+            }
+        }
+    }
 
     #[test]
     fn matches_numpy_linear() {

