@@ -56,13 +56,7 @@ impl CollectedRows {
         values: &[ArrayRef],
         mut check: impl FnMut(&[f64]) -> Result<()>,
     ) -> Result<()> {
-        if values.len() != self.columns.len() {
-            return internal_err!(
-                "{function}: expected {} input columns, got {}",
-                self.columns.len(),
-                values.len()
-            );
-        }
+        expect_columns(function, "input", self.columns.len(), values.len())?;
         let arrays = values
             .iter()
             .map(|v| as_float64_array(v))
@@ -113,13 +107,7 @@ impl CollectedRows {
     }
 
     pub fn merge(&mut self, function: &str, states: &[ArrayRef]) -> Result<()> {
-        if states.len() != self.columns.len() {
-            return internal_err!(
-                "{function}: expected {} state columns, got {}",
-                self.columns.len(),
-                states.len()
-            );
-        }
+        expect_columns(function, "state", self.columns.len(), states.len())?;
         for (column, state) in self.columns.iter_mut().zip(states) {
             let lists = as_list_array(state)?;
             for i in 0..lists.len() {
@@ -215,13 +203,7 @@ impl ArrowRows {
     }
 
     pub fn merge(&mut self, function: &str, states: &[ArrayRef]) -> Result<()> {
-        if states.len() != self.columns.len() {
-            return internal_err!(
-                "{function}: expected {} state columns, got {}",
-                self.columns.len(),
-                states.len()
-            );
-        }
+        expect_columns(function, "state", self.columns.len(), states.len())?;
         let lists = states
             .iter()
             .map(|s| as_list_array(s))
@@ -271,13 +253,7 @@ impl ArrowRows {
     }
 
     fn float_arrays(&self, function: &str, values: &[ArrayRef]) -> Result<Vec<Float64Array>> {
-        if values.len() != self.columns.len() {
-            return internal_err!(
-                "{function}: expected {} columns, got {}",
-                self.columns.len(),
-                values.len()
-            );
-        }
+        expect_columns(function, "input", self.columns.len(), values.len())?;
         values
             .iter()
             .map(|v| Ok(as_float64_array(v)?.clone()))
@@ -292,6 +268,14 @@ impl ArrowRows {
             }
         }
     }
+}
+
+/// An internal error unless an aggregate got the columns it keeps.
+fn expect_columns(function: &str, kind: &str, expected: usize, got: usize) -> Result<()> {
+    if got != expected {
+        return internal_err!("{function}: expected {expected} {kind} columns, got {got}");
+    }
+    Ok(())
 }
 
 /// Checks one row (all columns non-NULL) before it is kept.

@@ -10,7 +10,7 @@ use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::AccumulatorArgs;
 
-use super::quantile::{quantile_sorted, select_positions};
+use super::quantile::{quantile_sorted, select_positions, virtual_index};
 use crate::kernel::constant_argument;
 
 /// Most bins a binning function makes: more than a scorecard can use, and
@@ -67,13 +67,11 @@ pub fn equal_frequency(values: &mut [f64], bins: usize) -> Vec<f64> {
         *v += 0.0;
     }
     let quantiles: Vec<f64> = (1..bins).map(|k| k as f64 / bins as f64).collect();
-    // The positions quantile_sorted reads (its virtual index, computed the
-    // same way), and the minimum's.
+    // The positions quantile_sorted reads, and the minimum's.
     let mut positions = vec![0];
     for q in &quantiles {
-        let h = ((n - 1) as f64 * q).clamp(0.0, (n - 1) as f64);
-        let lower = h.floor() as usize;
-        positions.extend([lower, (lower + 1).min(n - 1)]);
+        let (lower, upper, _) = virtual_index(n, *q);
+        positions.extend([lower, upper]);
     }
     positions.sort_unstable();
     positions.dedup();
@@ -98,27 +96,36 @@ pub fn bin_counts(x: &[f64], labels: &[f64], edges: &[f64]) -> Vec<(f64, f64)> {
     counts
 }
 
-/// Adds the rows' (label sum, rows) per bin of `edges` to `counts`; with
-/// up to 32 edges a row's bin is the count of edges <= x (no branch).
+/// Adds the rows' (label sum, rows) per bin of `edges` to `counts`.
 pub fn add_bin_counts(x: &[f64], labels: &[f64], edges: &[f64], counts: &mut [(f64, f64)]) {
     for (&v, &l) in x.iter().zip(labels) {
-        let bin = if edges.len() <= 32 {
-            edges.iter().map(|e| usize::from(*e <= v)).sum()
-        } else {
-            edges.partition_point(|e| *e <= v)
-        };
-        if let Some(bin) = counts.get_mut(bin) {
+        if let Some(bin) = counts.get_mut(edge_bin(edges, v)) {
             bin.0 += l;
             bin.1 += 1.0;
         }
     }
 }
 
+/// Edge lists up to this long are searched by counting every edge <= x,
+/// which has no data-dependent branch; a binary search mispredicts about
+/// half its steps on unsorted scores (monotonic binning's 19 fine edges:
+/// 3 ms more on 2M rows with the search).
+pub const LINEAR_EDGE_SEARCH: usize = 32;
+
+/// The bin of `v` (left-closed bins): the number of interior edges <= v.
+pub fn edge_bin(edges: &[f64], v: f64) -> usize {
+    if edges.len() <= LINEAR_EDGE_SEARCH {
+        edges.iter().map(|e| usize::from(*e <= v)).sum()
+    } else {
+        edges.partition_point(|e| *e <= v)
+    }
+}
+
 /// Pool-adjacent-violators: merges adjacent bins until the event rate is
 /// monotonic (non-decreasing when `increasing`), merging equal rates too so
-/// the result is strictly monotonic. Returns, for each merged bin, the index
-/// one past its last original bin.
-pub fn pool_adjacent_violators(counts: &[(f64, f64)], increasing: bool) -> Vec<usize> {
+/// the result is strictly monotonic. Returns each merged bin's (events,
+/// rows, index one past its last original bin).
+pub fn pooled_bins(counts: &[(f64, f64)], increasing: bool) -> Vec<(f64, f64, usize)> {
     // Blocks of (events, rows, end index).
     let mut blocks: Vec<(f64, f64, usize)> = Vec::with_capacity(counts.len());
     for (i, &(events, rows)) in counts.iter().enumerate() {
@@ -142,12 +149,20 @@ pub fn pool_adjacent_violators(counts: &[(f64, f64)], increasing: bool) -> Vec<u
             }
         }
     }
-    blocks.into_iter().map(|b| b.2).collect()
+    blocks
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index one past each merged bin's last original bin.
+    fn pool_adjacent_violators(counts: &[(f64, f64)], increasing: bool) -> Vec<usize> {
+        pooled_bins(counts, increasing)
+            .into_iter()
+            .map(|b| b.2)
+            .collect()
+    }
 
     #[test]
     fn pava_merges_violators_and_ties() {

@@ -13,7 +13,7 @@ use datafusion::logical_expr::{
 
 use super::binning::{
     add_bin_counts, bins_argument, coerce_bins, edges_type, edges_value, equal_frequency,
-    pool_adjacent_violators,
+    pooled_bins,
 };
 use super::roc::{check_label, coerce_label};
 use crate::collect::{CollectedRows, RowsAccumulator};
@@ -115,25 +115,14 @@ pub fn monotonic_bins(
     for (x, labels) in x.iter().zip(labels) {
         add_bin_counts(x, labels, &fine, &mut counts);
     }
-    let ends = pool_adjacent_violators(&counts, covariance(x, labels) >= 0.0);
+    let pooled = pooled_bins(&counts, covariance(x, labels) >= 0.0);
     // A merged bin ending at fine bin `end` closes at fine edge `end - 1`.
-    let edges = ends
+    let edges = pooled
         .iter()
-        .filter(|&&end| end < counts.len())
-        .map(|&end| fine[end - 1])
+        .filter(|(_, _, end)| *end < counts.len())
+        .map(|(_, _, end)| fine[end - 1])
         .collect();
-    let mut start = 0;
-    let merged = ends
-        .iter()
-        .map(|&end| {
-            let block = &counts[start..end];
-            start = end;
-            block
-                .iter()
-                .fold((0.0, 0.0), |(e, n), (be, bn)| (e + be, n + bn))
-        })
-        .collect();
-    (edges, merged)
+    (edges, pooled.into_iter().map(|(e, n, _)| (e, n)).collect())
 }
 
 fn covariance(x: &[&[f64]], y: &[&[f64]]) -> f64 {

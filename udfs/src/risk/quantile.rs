@@ -8,20 +8,27 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     if n == 0 {
         return None;
     }
-    // numpy's virtual index for 'linear' is (n - 1) q, computed just so,
-    // which keeps results identical to the last bit.
+    let (lower, upper, fraction) = virtual_index(n, q);
+    Some(lerp(sorted[lower], sorted[upper], fraction))
+}
+
+/// The two positions the q-quantile of n > 0 sorted values reads, and the
+/// fraction between them: numpy's virtual index for 'linear' is (n - 1) q,
+/// computed just so, which keeps results identical to the last bit.
+pub fn virtual_index(n: usize, q: f64) -> (usize, usize, f64) {
     let h = ((n - 1) as f64 * q).clamp(0.0, (n - 1) as f64);
     let lower = h.floor() as usize;
-    let upper = (lower + 1).min(n - 1);
-    let fraction = h - lower as f64;
-    // numpy's _lerp: exact at both ends of the interval.
-    let (a, b) = (sorted[lower], sorted[upper]);
+    (lower, (lower + 1).min(n - 1), h - lower as f64)
+}
+
+/// numpy's _lerp: exact at both ends of the interval.
+fn lerp(a: f64, b: f64, fraction: f64) -> f64 {
     let diff = b - a;
-    Some(if fraction >= 0.5 {
+    if fraction >= 0.5 {
         b - diff * (1.0 - fraction)
     } else {
         a + diff * fraction
-    })
+    }
 }
 
 /// [`quantile_sorted`] without sorting: selects the two order statistics
@@ -34,18 +41,11 @@ pub fn quantile_select(values: &mut [f64], q: f64) -> Option<f64> {
     for v in values.iter_mut() {
         *v += 0.0;
     }
-    let h = ((n - 1) as f64 * q).clamp(0.0, (n - 1) as f64);
-    let lower = h.floor() as usize;
+    let (lower, _, fraction) = virtual_index(n, q);
     let (_, a, above) = values.select_nth_unstable_by(lower, f64::total_cmp);
     let a = *a;
     let b = above.iter().copied().min_by(f64::total_cmp).unwrap_or(a);
-    let fraction = h - lower as f64;
-    let diff = b - a;
-    Some(if fraction >= 0.5 {
-        b - diff * (1.0 - fraction)
-    } else {
-        a + diff * fraction
-    })
+    Some(lerp(a, b, fraction))
 }
 
 /// Moves the order statistics at `positions` (strictly increasing, each

@@ -23,7 +23,7 @@ use datafusion::logical_expr::{
 use wide::bytemuck::cast;
 use wide::{f64x4, i64x4};
 
-use super::binning::{bins_argument, coerce_bins, equal_frequency};
+use super::binning::{LINEAR_EDGE_SEARCH, bins_argument, coerce_bins, edge_bin, equal_frequency};
 use super::equal_width_edges::equal_width;
 use super::monotonic_edges::monotonic_bins;
 use super::roc::{check_label, coerce_label};
@@ -144,10 +144,7 @@ impl AggregateUDFImpl for WoeIvFunc {
             }
             [x, label, method, bins] => {
                 if !(method.is_string() || method.is_null()) {
-                    return plan_err!(
-                        "{NAME}: argument 'method' must be one of {}, got {method}",
-                        quoted_methods()
-                    );
+                    return unknown_method(method);
                 }
                 Ok(vec![
                     coerce_numeric(NAME, "x", x)?,
@@ -201,16 +198,11 @@ impl AggregateUDFImpl for WoeIvFunc {
             let method = match constant_argument(NAME, "method", &args, 2)? {
                 ScalarValue::Utf8(Some(m))
                 | ScalarValue::Utf8View(Some(m))
-                | ScalarValue::LargeUtf8(Some(m)) => Method::parse(&m)?,
-                other => {
-                    return plan_err!(
-                        "{NAME}: argument 'method' must be one of {}, got {other}",
-                        quoted_methods()
-                    );
-                }
+                | ScalarValue::LargeUtf8(Some(m)) => m,
+                other => other.to_string(),
             };
             return Ok(Box::new(BinnedWoeIvAccumulator {
-                method,
+                method: Method::parse(&method)?,
                 bins: bins_argument(NAME, "bins", &args, 3)?,
                 rows: ArrowRows::new(2),
                 missing: [0; 2],
@@ -411,20 +403,6 @@ impl WoeIvAccumulator {
     }
 }
 
-/// Edge lists up to this long are searched by counting every edge <= x,
-/// which has no data-dependent branch; a binary search mispredicts about
-/// half its steps on unsorted scores.
-const LINEAR_EDGE_SEARCH: usize = 16;
-
-/// The bin of `v`: the number of interior edges <= v.
-fn edge_bin(edges: &[f64], v: f64) -> usize {
-    if edges.len() <= LINEAR_EDGE_SEARCH {
-        edges.iter().map(|e| usize::from(*e <= v)).sum()
-    } else {
-        edges.partition_point(|e| *e <= v)
-    }
-}
-
 /// Adds rows without NULLs to `counts`.
 ///
 /// With few edges, four rows at a time: each row's bin is the number of
@@ -445,11 +423,11 @@ fn count_edge_bins(
     let mut bad = f64x4::ZERO;
     let mut bad_rest = false;
     for (chunk_x, chunk_labels) in x.chunks(1 << 20).zip(labels.chunks(1 << 20)) {
-        let mut lanes_x = chunk_x.chunks_exact(4);
-        let mut lanes_labels = chunk_labels.chunks_exact(4);
-        if edges.len() <= LINEAR_EDGE_SEARCH {
+        // With few edges, all but the last one to three rows four at a
+        // time; with many, every row by binary search below.
+        let start = if edges.len() <= LINEAR_EDGE_SEARCH {
             let (zero, one) = (f64x4::ZERO, f64x4::ONE);
-            for (four_x, four_labels) in (&mut lanes_x).zip(&mut lanes_labels) {
+            for (four_x, four_labels) in chunk_x.chunks_exact(4).zip(chunk_labels.chunks_exact(4)) {
                 let v = f64x4::from([four_x[0], four_x[1], four_x[2], four_x[3]]);
                 let l = f64x4::from([
                     four_labels[0],
@@ -471,11 +449,7 @@ fn count_edge_bins(
                     tables[lane * cells + cell as usize] += 1;
                 }
             }
-        }
-        // The rows left: the last one to three, or all of them with many
-        // edges (a binary search each).
-        let start = if edges.len() <= LINEAR_EDGE_SEARCH {
-            chunk_x.len() - lanes_x.remainder().len()
+            chunk_x.len() - chunk_x.len() % 4
         } else {
             0
         };
@@ -800,10 +774,10 @@ enum Method {
     EqualWidth,
 }
 
-const METHODS: [&str; 3] = ["monotonic", "equal_frequency", "equal_width"];
-
-fn quoted_methods() -> String {
-    METHODS.map(|m| format!("'{m}'")).join(", ")
+fn unknown_method<T>(got: impl std::fmt::Display) -> Result<T> {
+    plan_err!(
+        "{NAME}: argument 'method' must be one of 'monotonic', 'equal_frequency', 'equal_width', got {got}"
+    )
 }
 
 impl Method {
@@ -812,10 +786,7 @@ impl Method {
             "monotonic" => Ok(Self::Monotonic),
             "equal_frequency" => Ok(Self::EqualFrequency),
             "equal_width" => Ok(Self::EqualWidth),
-            other => plan_err!(
-                "{NAME}: argument 'method' must be one of {}, got {other}",
-                quoted_methods()
-            ),
+            other => unknown_method(other),
         }
     }
 
