@@ -12,6 +12,7 @@ pub mod bench;
 pub mod catalog;
 pub mod demo;
 pub mod docs;
+pub mod dp;
 pub mod encryption;
 pub mod engine;
 pub mod error;

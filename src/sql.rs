@@ -33,6 +33,20 @@ pub struct Statement {
     pub text: String,
     pub line: u64,
     pub column: u64,
+    /// `-- expect error: TEXT` in the comments just before the statement:
+    /// the statement must fail with an error containing TEXT.
+    pub expect_error: Option<String>,
+}
+
+/// The text after `expect error:` in a `--` comment, if it is one.
+fn expected_error(comment: &str) -> Option<String> {
+    let trimmed = comment.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    let rest = lower.strip_prefix("expect error")?;
+    let rest = rest.trim_start().strip_prefix(':')?;
+    let offset = trimmed.len() - rest.len();
+    let text = trimmed[offset..].trim();
+    Some(text.to_string())
 }
 
 /// A source text that cannot be split, e.g. an unterminated string.
@@ -160,21 +174,30 @@ pub fn split_statements(source: &str) -> Result<Vec<Statement>, SplitError> {
     let mut statements = Vec::new();
     let mut start: Option<&TokenWithSpan> = None;
     let mut last: Option<&TokenWithSpan> = None;
-    let mut flush = |start: Option<&TokenWithSpan>, last: Option<&TokenWithSpan>| {
-        if let (Some(first), Some(last)) = (start, last) {
-            let from = index.offset(first.span.start.line, first.span.start.column);
-            let to = index.offset(last.span.end.line, last.span.end.column);
-            statements.push(Statement {
-                text: source[from..to.max(from)].to_string(),
-                line: first.span.start.line,
-                column: first.span.start.column,
-            });
-        }
-    };
+    // `-- expect error:` seen since the last statement ended.
+    let mut expect: Option<String> = None;
+    let mut flush =
+        |start: Option<&TokenWithSpan>, last: Option<&TokenWithSpan>, expect: Option<String>| {
+            if let (Some(first), Some(last)) = (start, last) {
+                let from = index.offset(first.span.start.line, first.span.start.column);
+                let to = index.offset(last.span.end.line, last.span.end.column);
+                statements.push(Statement {
+                    text: source[from..to.max(from)].to_string(),
+                    line: first.span.start.line,
+                    column: first.span.start.column,
+                    expect_error: expect,
+                });
+            }
+        };
     for token in &tokens {
         match &token.token {
             Token::SemiColon => {
-                flush(start.take(), last.take());
+                flush(start.take(), last.take(), expect.take());
+            }
+            Token::Whitespace(Whitespace::SingleLineComment { comment, .. }) if start.is_none() => {
+                if let Some(text) = expected_error(comment) {
+                    expect = Some(text);
+                }
             }
             t if is_trivia(t) => {}
             _ => {
@@ -183,7 +206,7 @@ pub fn split_statements(source: &str) -> Result<Vec<Statement>, SplitError> {
             }
         }
     }
-    flush(start, last);
+    flush(start, last, expect);
     Ok(statements)
 }
 
@@ -336,7 +359,7 @@ pub async fn check_assertion(
             "ASSERT: expected a boolean condition, e.g. ASSERT (SELECT count(*) FROM t) > 0"
         );
     }
-    let parsed = parse_expr(condition)?;
+    let parsed = parse_expr(&identity_calls_without_parentheses(condition))?;
     // DataFusion plans EXISTS only in filters; as a value it becomes a count.
     let evaluated = rewrite_exists(parsed.clone())?;
     // Evaluate the sides of a comparison alongside it, so a failure shows them.
@@ -479,6 +502,12 @@ fn cell(array: &dyn Array, row: usize) -> String {
 pub async fn dataframe(ctx: &SessionContext, sql: &str, access: &mut Access) -> Result<DataFrame> {
     let state = ctx.state();
     let sql = identity_calls_without_parentheses(sql);
+    if let Some(dp) = crate::dp::parse(ctx, &sql)? {
+        return crate::dp::dataframe(ctx, &dp, &sql, access).await;
+    }
+    if let Some(grant) = parse_budget_grant(&sql)? {
+        return grant_budget(ctx, &grant, &sql);
+    }
     let plan = state.create_logical_plan(&sql).await?;
     let governance = Governance::of(ctx);
     if let Some(governance) = &governance {
@@ -598,6 +627,135 @@ fn parse_erase(statement: &str) -> Result<Option<String>> {
     }
 }
 
+/// `GRANT PRIVACY BUDGET epsilon = E [, delta = D] ON [TABLE] t TO [USER] u`.
+#[derive(Debug, Clone, PartialEq)]
+struct BudgetGrant {
+    epsilon: f64,
+    delta: f64,
+    table: String,
+    user: String,
+}
+
+const GRANT_FORM: &str =
+    "GRANT PRIVACY BUDGET epsilon = 1.0 [, delta = 1e-6] ON [TABLE] table TO [USER] user";
+
+/// Recognizes `GRANT PRIVACY BUDGET`; `Ok(None)` for any other statement.
+fn parse_budget_grant(statement: &str) -> Result<Option<BudgetGrant>> {
+    let Ok(tokens) = tokenize(statement) else {
+        return Ok(None);
+    };
+    let t: Vec<&Token> = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !is_trivia(t) && **t != Token::SemiColon)
+        .collect();
+    let is_word =
+        |t: &Token, w: &str| matches!(t, Token::Word(word) if word.value.eq_ignore_ascii_case(w));
+    if !(t.len() >= 3
+        && is_word(t[0], "GRANT")
+        && is_word(t[1], "PRIVACY")
+        && is_word(t[2], "BUDGET"))
+    {
+        return Ok(None);
+    }
+    let mut epsilon = None;
+    let mut delta = 0.0;
+    let mut i = 3;
+    let number = |t: Option<&&Token>| -> Option<f64> {
+        match t {
+            Some(Token::Number(n, _)) => n.parse().ok(),
+            _ => None,
+        }
+    };
+    while i + 2 < t.len() && matches!(t[i + 1], Token::Eq) {
+        let value = number(t.get(i + 2));
+        match (t[i], value) {
+            (name, Some(v)) if is_word(name, "epsilon") && v.is_finite() && v > 0.0 => {
+                epsilon = Some(v)
+            }
+            (name, Some(v)) if is_word(name, "delta") && (0.0..1.0).contains(&v) => delta = v,
+            _ => {
+                return plan_err!(
+                    "GRANT PRIVACY BUDGET: expected a positive epsilon and a delta in [0, 1): {GRANT_FORM}"
+                );
+            }
+        }
+        i += 3;
+        if t.get(i).is_some_and(|t| **t == Token::Comma) {
+            i += 1;
+        }
+    }
+    let word = |t: Option<&&Token>| match t {
+        Some(Token::Word(w)) => Some(w.value.clone()),
+        Some(Token::SingleQuotedString(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let Some(epsilon) = epsilon else {
+        return plan_err!("GRANT PRIVACY BUDGET: epsilon is required: {GRANT_FORM}");
+    };
+    if !t.get(i).is_some_and(|t| is_word(t, "ON")) {
+        return plan_err!("GRANT PRIVACY BUDGET: expected ON table: {GRANT_FORM}");
+    }
+    i += 1;
+    if t.get(i).is_some_and(|t| is_word(t, "TABLE")) {
+        i += 1;
+    }
+    let table = word(t.get(i));
+    i += 1;
+    if !t.get(i).is_some_and(|t| is_word(t, "TO")) {
+        return plan_err!("GRANT PRIVACY BUDGET: expected TO user: {GRANT_FORM}");
+    }
+    i += 1;
+    if t.get(i).is_some_and(|t| is_word(t, "USER")) {
+        i += 1;
+    }
+    let user = word(t.get(i));
+    match (table, user) {
+        (Some(table), Some(user)) if i + 1 == t.len() => Ok(Some(BudgetGrant {
+            epsilon,
+            delta,
+            table,
+            user,
+        })),
+        _ => plan_err!("GRANT PRIVACY BUDGET: {GRANT_FORM}"),
+    }
+}
+
+fn grant_budget(ctx: &SessionContext, grant: &BudgetGrant, statement: &str) -> Result<DataFrame> {
+    let Some(governance) = Governance::of(ctx) else {
+        return plan_err!(
+            "GRANT PRIVACY BUDGET needs a policy (--policy), whose audit trail keeps the budgets"
+        );
+    };
+    governance.grant_budget(
+        statement,
+        &grant.user,
+        &grant.table,
+        grant.epsilon,
+        grant.delta,
+    )?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_name", DataType::Utf8, false),
+        Field::new("dataset", DataType::Utf8, false),
+        Field::new("epsilon_granted", DataType::Float64, false),
+        Field::new("delta_granted", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec![grant.user.clone()])),
+            Arc::new(StringArray::from(vec![grant.table.clone()])),
+            Arc::new(datafusion::arrow::array::Float64Array::from(vec![
+                grant.epsilon,
+            ])),
+            Arc::new(datafusion::arrow::array::Float64Array::from(vec![
+                grant.delta,
+            ])),
+        ],
+    )?;
+    ctx.read_batch(batch)
+}
+
 /// `ERASE SUBJECT`: the erasure of `finsight erase`, one row per table.
 fn erase(ctx: &SessionContext, subject: &str) -> Result<Outcome> {
     let Some(governance) = Governance::of(ctx) else {
@@ -681,6 +839,20 @@ mod tests {
         assert_eq!((statements[0].line, statements[0].column), (1, 1));
         assert_eq!(statements[1].text, "SELECT 2");
         assert_eq!((statements[1].line, statements[1].column), (2, 1));
+    }
+
+    #[test]
+    fn expected_errors_are_read_from_the_comments_before_a_statement() {
+        let source = "-- expect error: permission denied\nSELECT 1;\nSELECT 2 -- expect error: not this one\n;\n-- a note\n--   Expect Error:  budget exceeded  \n\nSELECT 3;";
+        let statements = split_statements(source).expect("valid test input");
+        let expected: Vec<Option<&str>> = statements
+            .iter()
+            .map(|s| s.expect_error.as_deref())
+            .collect();
+        assert_eq!(
+            expected,
+            vec![Some("permission denied"), None, Some("budget exceeded")]
+        );
     }
 
     #[test]

@@ -237,7 +237,7 @@ fn write_demo_keyring(dir: &Path, seed: u64) -> Result<()> {
 const DEMO_POLICY: &str = include_str!("policy.toml");
 
 /// Demo users; each one's password is its name followed by `-demo`.
-pub const DEMO_USERS: &[&str] = &["olivia", "adam", "rita", "maria", "audrey"];
+pub const DEMO_USERS: &[&str] = &["olivia", "adam", "rita", "maria", "audrey", "dana"];
 
 /// Writes `<dir>/.finsight/policy.toml`, unless one is there (a policy the
 /// user edited is kept), with argon2 hashes of the demo passwords.

@@ -61,9 +61,33 @@ pub struct Entry {
     pub rows: Option<u64>,
     pub status: Option<Status>,
     pub error: Option<String>,
-    /// Free-form JSON detail (erasure receipts).
+    /// Free-form JSON detail (erasure receipts, privacy-budget spends).
+    pub detail: Option<String>,
+    /// When it happened, in microseconds since the epoch; `None` is now.
+    /// Only tests of time windows set it.
+    pub at_micros: Option<i64>,
+}
+
+/// The kind of a privacy-budget spend entry (one per DP query).
+pub const SPEND_KIND: &str = "dp_spend";
+/// The kind of a privacy-budget grant entry (`GRANT PRIVACY BUDGET`).
+pub const GRANT_KIND: &str = "dp_grant";
+
+/// A privacy-budget entry of the trail: a spend (`dp_spend`) or a grant
+/// (`dp_grant`), with its JSON detail.
+#[derive(Debug, Clone)]
+pub struct LedgerEntry {
+    pub ts_micros: i64,
+    pub user: String,
+    pub kind: String,
+    pub tables: Vec<String>,
     pub detail: Option<String>,
 }
+
+/// Decides, from the ledger entries since a point in time, whether an
+/// entry may be appended: `Err(reason)` refuses it. Called inside the
+/// trail's write transaction (again if that transaction is retried).
+pub type LedgerCheck = Arc<dyn Fn(&[LedgerEntry]) -> Result<(), String> + Send + Sync>;
 
 /// Columns in hash order.
 const COLUMNS: &str = "seq, ts_micros, user, role, purpose, kind, statement, tables, columns, masks, filters, rows, status, error, detail, prev_hash, hash";
@@ -151,6 +175,55 @@ impl AuditLog {
                 answer
                     .recv()
                     .map_err(|_| "audit trail: the PostgreSQL writer stopped".to_string())?
+            }
+        }
+    }
+
+    /// Appends `entry` only if `check` accepts the ledger entries since
+    /// `since_micros`, in the same transaction and under the same write lock
+    /// as [`Self::append`]: of two writers racing for the last of a budget,
+    /// one sees the other's spend. `Ok(Err(reason))` when `check` refused.
+    pub fn append_checked(
+        &self,
+        entry: &Entry,
+        since_micros: i64,
+        check: LedgerCheck,
+    ) -> Result<Result<i64, String>, String> {
+        match &self.backend {
+            Backend::Sqlite { path, conn } => {
+                let mut conn = conn
+                    .lock()
+                    .map_err(|_| "audit trail: a writer panicked".to_string())?;
+                sqlite_append_checked(&mut conn, path, entry, since_micros, &check)
+            }
+            Backend::Postgres { worker, .. } => {
+                let (reply, answer) = mpsc::channel();
+                ask(
+                    worker,
+                    Request::AppendChecked(Box::new(entry.clone()), since_micros, check, reply),
+                )?;
+                answer
+                    .recv()
+                    .map_err(|_| "audit trail: the PostgreSQL writer stopped".to_string())?
+            }
+        }
+    }
+
+    /// The privacy-budget ledger entries since `since_micros`, oldest first.
+    pub fn ledger(&self, since_micros: i64) -> Result<Vec<LedgerEntry>, String> {
+        match &self.backend {
+            Backend::Sqlite { path, conn } => {
+                let conn = conn
+                    .lock()
+                    .map_err(|_| "audit trail: a writer panicked".to_string())?;
+                retry_busy(|| sqlite_ledger(&conn, since_micros)).map_err(|e| sql_error(path, e))
+            }
+            Backend::Postgres { worker, .. } => {
+                let (reply, answer) = mpsc::channel();
+                ask(worker, Request::Ledger(since_micros, reply))?;
+                answer
+                    .recv()
+                    .map_err(|_| "audit trail: the PostgreSQL reader stopped".to_string())?
             }
         }
     }
@@ -276,7 +349,8 @@ fn open_sqlite(path: &Path) -> Result<Connection, String> {
              CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
                  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
              CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
-                 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;",
+                 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+             CREATE INDEX IF NOT EXISTS audit_log_ledger ON audit_log (kind, ts_micros);",
         )?;
         tx.commit()
     })
@@ -292,7 +366,9 @@ fn next_row(last: Option<(i64, String)>, entry: &Entry) -> Row {
     };
     let mut row = Row {
         seq,
-        ts_micros: chrono::Utc::now().timestamp_micros(),
+        ts_micros: entry
+            .at_micros
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_micros()),
         user: entry.user.clone(),
         role: entry.role.clone(),
         purpose: entry.purpose.clone(),
@@ -336,6 +412,62 @@ fn sqlite_append(conn: &mut Connection, path: &Path, entry: &Entry) -> Result<i6
         Ok(row.seq)
     })
     .map_err(|e| sql_error(path, e))
+}
+
+fn sqlite_append_checked(
+    conn: &mut Connection,
+    path: &Path,
+    entry: &Entry,
+    since_micros: i64,
+    check: &LedgerCheck,
+) -> Result<Result<i64, String>, String> {
+    retry_busy(|| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ledger = sqlite_ledger(&tx, since_micros)?;
+        if let Err(refused) = check(&ledger) {
+            return Ok(Err(refused));
+        }
+        let last: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let row = next_row(last, entry);
+        tx.execute(
+            &format!("INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+            params![
+                row.seq, row.ts_micros, row.user, row.role, row.purpose, row.kind, row.statement,
+                row.tables, row.columns, row.masks, row.filters, row.rows, row.status, row.error,
+                row.detail, row.prev_hash, row.hash
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Ok(row.seq))
+    })
+    .map_err(|e| sql_error(path, e))
+}
+
+fn sqlite_ledger(conn: &Connection, since_micros: i64) -> rusqlite::Result<Vec<LedgerEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ts_micros, user, kind, tables, detail FROM audit_log
+         WHERE kind IN ('dp_spend', 'dp_grant') AND ts_micros >= ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([since_micros], |r| {
+        Ok(LedgerEntry {
+            ts_micros: r.get(0)?,
+            user: r.get(1)?,
+            kind: r.get(2)?,
+            tables: parse_list(&r.get::<_, String>(3)?),
+            detail: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn parse_list(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 fn sqlite_read_all(path: &Path) -> Result<Vec<Row>, String> {
@@ -383,6 +515,13 @@ fn sqlite_read_all(path: &Path) -> Result<Vec<Row>, String> {
 /// runtime: it lives on a thread of its own and statements wait for it.
 enum Request {
     Append(Box<Entry>, mpsc::Sender<Result<i64, String>>),
+    AppendChecked(
+        Box<Entry>,
+        i64,
+        LedgerCheck,
+        mpsc::Sender<Result<Result<i64, String>, String>>,
+    ),
+    Ledger(i64, mpsc::Sender<Result<Vec<LedgerEntry>, String>>),
     ReadAll(mpsc::Sender<Result<Vec<Row>, String>>),
 }
 
@@ -390,6 +529,8 @@ impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Append(..) => "Append",
+            Self::AppendChecked(..) => "AppendChecked",
+            Self::Ledger(..) => "Ledger",
             Self::ReadAll(_) => "ReadAll",
         })
     }
@@ -450,6 +591,15 @@ fn postgres_worker(
                     Request::Append(entry, reply) => {
                         let _ = reply.send(postgres_append(&mut client, &entry).map_err(&error));
                     }
+                    Request::AppendChecked(entry, since, check, reply) => {
+                        let _ = reply.send(
+                            postgres_append_checked(&mut client, &entry, since, &check)
+                                .map_err(&error),
+                        );
+                    }
+                    Request::Ledger(since, reply) => {
+                        let _ = reply.send(postgres_ledger(&mut client, since).map_err(&error));
+                    }
                     Request::ReadAll(reply) => {
                         let _ = reply.send(postgres_read_all(&mut client).map_err(&error));
                     }
@@ -493,7 +643,8 @@ fn create_postgres_schema(client: &mut postgres::Client) -> Result<(), postgres:
          CREATE OR REPLACE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
              FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
          CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
-             FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();",
+             FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+         CREATE INDEX IF NOT EXISTS audit_log_ledger ON audit_log (kind, ts_micros);",
     )?;
     tx.commit()
 }
@@ -519,6 +670,70 @@ fn postgres_append(client: &mut postgres::Client, entry: &Entry) -> Result<i64, 
     )?;
     tx.commit()?;
     Ok(row.seq)
+}
+
+fn postgres_append_checked(
+    client: &mut postgres::Client,
+    entry: &Entry,
+    since_micros: i64,
+    check: &LedgerCheck,
+) -> Result<Result<i64, String>, postgres::Error> {
+    let mut tx = client.transaction()?;
+    // The same self-exclusive lock as appends: checks and spends serialize.
+    tx.batch_execute("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")?;
+    let ledger = postgres_ledger_in(&mut tx, since_micros)?;
+    if let Err(refused) = check(&ledger) {
+        tx.rollback()?;
+        return Ok(Err(refused));
+    }
+    let last = tx
+        .query_opt(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )?
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
+    let row = next_row(last, entry);
+    tx.execute(
+        &format!("INSERT INTO audit_log ({PG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"),
+        &[
+            &row.seq, &row.ts_micros, &row.user, &row.role, &row.purpose, &row.kind,
+            &row.statement, &row.tables, &row.columns, &row.masks, &row.filters, &row.rows,
+            &row.status, &row.error, &row.detail, &row.prev_hash, &row.hash,
+        ],
+    )?;
+    tx.commit()?;
+    Ok(Ok(row.seq))
+}
+
+fn postgres_ledger(
+    client: &mut postgres::Client,
+    since_micros: i64,
+) -> Result<Vec<LedgerEntry>, postgres::Error> {
+    let mut tx = client.transaction()?;
+    let ledger = postgres_ledger_in(&mut tx, since_micros)?;
+    tx.commit()?;
+    Ok(ledger)
+}
+
+fn postgres_ledger_in(
+    tx: &mut postgres::Transaction<'_>,
+    since_micros: i64,
+) -> Result<Vec<LedgerEntry>, postgres::Error> {
+    let rows = tx.query(
+        "SELECT ts_micros, \"user\", kind, tables, detail FROM audit_log
+         WHERE kind IN ('dp_spend', 'dp_grant') AND ts_micros >= $1 ORDER BY seq",
+        &[&since_micros],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| LedgerEntry {
+            ts_micros: r.get(0),
+            user: r.get(1),
+            kind: r.get(2),
+            tables: parse_list(&r.get::<_, String>(3)),
+            detail: r.get(4),
+        })
+        .collect())
 }
 
 fn postgres_read_all(client: &mut postgres::Client) -> Result<Vec<Row>, postgres::Error> {

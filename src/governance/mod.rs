@@ -13,6 +13,8 @@
 //! and records it with [`Governance::record`].
 
 pub mod audit;
+pub mod budget;
+pub mod dp_only;
 pub mod erasure;
 pub mod functions;
 pub mod governed_table;
@@ -36,6 +38,8 @@ use datafusion::prelude::SessionContext;
 
 use crate::error::{Error, Result};
 use audit::{AuditLog, Entry, Status};
+use dp_only::DpOnlyTable;
+pub use dp_only::DpScope;
 use functions::{DeniedFunction, IdentityFunction, IdentityValue, UserAttribute};
 use governed_table::{GovernedColumn, GovernedTable, SubjectJoin};
 pub use identity::Identity;
@@ -150,6 +154,29 @@ impl Governance {
         if self.identity.is_owner() {
             return Ok(());
         }
+        // Tables the role may read only through DP queries: not here.
+        plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node
+                && let Ok(provider) = source_as_provider(&scan.source)
+                && let Some(table) = provider.downcast_ref::<DpOnlyTable>()
+            {
+                return plan_err!("{}", table.refusal());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        self.check_statement(plan)
+    }
+
+    /// [`Self::check`] for the input of a DP query, which may read the
+    /// role's DP-only tables: its rows reach only the noise step.
+    pub fn check_dp_input(&self, plan: &LogicalPlan) -> DfResult<()> {
+        if self.identity.is_owner() {
+            return Ok(());
+        }
+        self.check_statement(plan)
+    }
+
+    fn check_statement(&self, plan: &LogicalPlan) -> DfResult<()> {
         let base = self.base_tables.get();
         let is_base = |name: &str| base.is_some_and(|b| b.contains(name));
         let files = self.may_use_files();
@@ -196,7 +223,9 @@ impl Governance {
         };
         let status = match error {
             None => Status::Ok,
-            Some(e) if e.contains("permission denied") => Status::Denied,
+            Some(e) if e.contains("permission denied") || e.contains("privacy budget exceeded") => {
+                Status::Denied
+            }
             Some(_) => Status::Error,
         };
         audit
@@ -214,6 +243,7 @@ impl Governance {
                 status: Some(status),
                 error: error.map(str::to_string),
                 detail: None,
+                at_micros: None,
             })
             .map(|_| ())
             .map_err(Error::Usage)
@@ -270,7 +300,7 @@ impl Access {
                     self.inner_queries.push(query.to_string());
                 }
                 if let Ok(provider) = source_as_provider(&scan.source)
-                    && let Some(governed) = provider.downcast_ref::<GovernedTable>()
+                    && let Some(governed) = governed_of(provider.as_ref())
                 {
                     let applied = governed.applied();
                     for (column, mask) in &applied.masks {
@@ -294,6 +324,14 @@ impl Access {
             }
             Ok(TreeNodeRecursion::Continue)
         });
+    }
+}
+
+/// The governed table behind `provider`, also inside a DP-only table.
+fn governed_of(provider: &dyn TableProvider) -> Option<&GovernedTable> {
+    match provider.downcast_ref::<DpOnlyTable>() {
+        Some(dp_only) => dp_only.inner.downcast_ref::<GovernedTable>(),
+        None => provider.downcast_ref::<GovernedTable>(),
     }
 }
 
@@ -381,6 +419,17 @@ pub async fn apply_tables(
         }
     }
     let known = names.iter().cloned().collect::<Vec<_>>().join(", ");
+    for table in policy.roles.values().flat_map(|r| &r.dp_only) {
+        if !raw.contains_key(table.get_ref()) {
+            return Err(policy_error(policy.error(
+                table,
+                format!(
+                    "unknown table '{}' in dp_only (tables: {known})",
+                    table.get_ref()
+                ),
+            )));
+        }
+    }
     for table in policy.tables.keys() {
         if !raw.contains_key(table.get_ref()) {
             return Err(policy_error(policy.error(
@@ -582,11 +631,18 @@ pub async fn apply_tables(
             }
             None => None,
         };
+        let dp_only = role.is_some_and(|r| r.dp_only.iter().any(|t| t.get_ref() == name));
         let replacement: Option<Arc<dyn TableProvider>> = if !may_read {
             Some(Arc::new(system_tables::DeniedTable::new(
                 name.clone(),
                 provider.schema(),
                 identity.role_name().to_string(),
+            )))
+        } else if dp_only && !identity.is_owner() {
+            Some(Arc::new(DpOnlyTable::new(
+                name.clone(),
+                identity.role_name().to_string(),
+                governed.unwrap_or_else(|| Arc::clone(provider)),
             )))
         } else {
             governed

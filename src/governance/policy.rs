@@ -223,8 +223,32 @@ pub struct RoleSpec {
     /// everything raw anyway.
     #[serde(default)]
     pub files: bool,
+    /// Privacy budget for differentially private queries, per user and per
+    /// dataset; replaces the tables' `dp_budget` for this role.
+    pub dp_budget: Option<BudgetSpec>,
+    /// Tables this role may read only through `SELECT WITH
+    /// DIFFERENTIAL_PRIVACY`: no row-level query, masked or not.
+    #[serde(default)]
+    pub dp_only: Vec<Located>,
+    /// May see every user's privacy budget and grant more
+    /// (`GRANT PRIVACY BUDGET`).
+    #[serde(default)]
+    pub manage_budgets: bool,
     #[serde(default)]
     pub description: String,
+}
+
+/// A privacy budget: what one user may spend on one dataset within a
+/// rolling window, under basic composition (epsilons and deltas add up).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetSpec {
+    pub epsilon: Spanned<f64>,
+    #[serde(default)]
+    pub delta: f64,
+    /// A period such as `30 days`, `4 weeks`, `1 month` or `1 year`
+    /// (default `30 days`): spends older than this no longer count.
+    pub window: Option<Located>,
 }
 
 fn all() -> Vec<Located> {
@@ -239,6 +263,8 @@ pub struct UserSpec {
     pub password_hash: Option<String>,
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// This user's privacy budget, replacing their role's.
+    pub dp_budget: Option<BudgetSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -256,6 +282,15 @@ pub struct TableSpec {
     #[serde(default)]
     pub row_filters: BTreeMap<Located, Located>,
     pub retention: Option<RetentionSpec>,
+    /// The privacy budget each identity has on this table, unless its
+    /// role or user entry sets one (the owner too: a DP release spends
+    /// from it whoever publishes it).
+    pub dp_budget: Option<BudgetSpec>,
+    /// Not personal: its rows may serve as the public list of groups of a
+    /// DP query (`OPTIONS (public_groups = table)`), released without a
+    /// threshold.
+    #[serde(default)]
+    pub public_groups: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -385,6 +420,25 @@ impl Policy {
             for purpose in role.purposes.iter().chain(&role.default_purpose) {
                 check_purpose(purpose)?;
             }
+            self.check_budget(
+                role.dp_budget.as_ref(),
+                &format!("role '{}'", name.get_ref()),
+            )?;
+            for table in &role.dp_only {
+                let table_budget = self
+                    .table(table.get_ref())
+                    .and_then(|(_, t)| t.dp_budget.as_ref());
+                if role.dp_budget.is_none() && table_budget.is_none() {
+                    return Err(self.error(
+                        table,
+                        format!(
+                            "role '{}' may read '{}' only through DP queries but has no privacy budget for it (set dp_budget on the role or the table)",
+                            name.get_ref(),
+                            table.get_ref()
+                        ),
+                    ));
+                }
+            }
         }
         for (name, user) in &self.users {
             if user.roles.is_empty() {
@@ -393,6 +447,10 @@ impl Policy {
             for role in &user.roles {
                 check_role(role)?;
             }
+            self.check_budget(
+                user.dp_budget.as_ref(),
+                &format!("user '{}'", name.get_ref()),
+            )?;
             if let Some(hash) = &user.password_hash {
                 argon2::PasswordHash::new(hash).map_err(|e| {
                     self.error(
@@ -421,6 +479,19 @@ impl Policy {
             }
             for role in spec.row_filters.keys() {
                 check_role(role)?;
+            }
+            self.check_budget(
+                spec.dp_budget.as_ref(),
+                &format!("table '{}'", table.get_ref()),
+            )?;
+            if spec.personal_data && spec.public_groups {
+                return Err(self.error(
+                    table,
+                    format!(
+                        "table '{}' holds personal data, so its rows cannot be a public list of groups (public_groups)",
+                        table.get_ref()
+                    ),
+                ));
             }
             if spec.personal_data && spec.subject.is_none() {
                 return Err(self.error(
@@ -452,6 +523,17 @@ impl Policy {
             ));
         }
         Ok(())
+    }
+
+    fn check_budget(&self, budget: Option<&BudgetSpec>, owner: &str) -> Result<(), PolicyError> {
+        let Some(budget) = budget else {
+            return Ok(());
+        };
+        super::budget::validate(budget).map_err(|message| PolicyError {
+            file: self.file.clone(),
+            line: line_of(&self.source, budget.epsilon.span().start),
+            message: format!("{owner}: {message}"),
+        })
     }
 
     pub fn role(&self, name: &str) -> Option<&RoleSpec> {

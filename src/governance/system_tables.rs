@@ -92,6 +92,107 @@ impl TableProvider for AuditTable {
     }
 }
 
+/// `privacy.budgets`: the caller's privacy budgets (everyone's for roles
+/// that manage budgets), computed from the ledger when scanned.
+#[derive(Debug)]
+struct BudgetsTable;
+
+fn budgets_schema() -> SchemaRef {
+    let float = |name: &str, nullable: bool| Field::new(name, DataType::Float64, nullable);
+    Arc::new(Schema::new(vec![
+        Field::new("user_name", DataType::Utf8, false),
+        Field::new("dataset", DataType::Utf8, false),
+        float("epsilon_limit", true),
+        float("epsilon_granted", false),
+        float("epsilon_spent", false),
+        float("epsilon_remaining", true),
+        float("delta_limit", true),
+        float("delta_granted", false),
+        float("delta_spent", false),
+        float("delta_remaining", true),
+        Field::new("budget_window", DataType::Utf8, true),
+        Field::new("limit_from", DataType::Utf8, true),
+        Field::new("queries", DataType::Int64, false),
+        Field::new(
+            "last_spend",
+            DataType::Timestamp(
+                datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                Some("UTC".into()),
+            ),
+            true,
+        ),
+    ]))
+}
+
+#[async_trait]
+impl TableProvider for BudgetsTable {
+    fn schema(&self) -> SchemaRef {
+        budgets_schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        use datafusion::arrow::array::{Float64Array, Int64Array, TimestampMicrosecondArray};
+        let Some(governance) = state.config().get_extension::<Governance>() else {
+            return plan_err!("privacy.budgets needs a policy");
+        };
+        let rows = governance.budget_rows()?;
+        let remaining = |r: &super::budget::BudgetRow| {
+            r.limit
+                .as_ref()
+                .map(|l| super::budget::remaining(l, &r.usage))
+        };
+        let floats = |f: &dyn Fn(&super::budget::BudgetRow) -> Option<f64>| -> ArrayRef {
+            Arc::new(rows.iter().map(f).collect::<Float64Array>())
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.user))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.dataset),
+            )),
+            floats(&|r| r.limit.as_ref().map(|l| l.epsilon)),
+            floats(&|r| Some(r.usage.granted_epsilon)),
+            floats(&|r| Some(r.usage.spent_epsilon)),
+            floats(&|r| remaining(r).map(|(e, _)| e)),
+            floats(&|r| r.limit.as_ref().map(|l| l.delta)),
+            floats(&|r| Some(r.usage.granted_delta)),
+            floats(&|r| Some(r.usage.spent_delta)),
+            floats(&|r| remaining(r).map(|(_, d)| d)),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.limit.as_ref().map(|l| l.window.describe()))
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.limit.as_ref().map(|l| l.source.clone()))
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.usage.queries as i64),
+            )),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.usage.last_spend_micros)
+                    .collect::<TimestampMicrosecondArray>()
+                    .with_timezone("UTC"),
+            ),
+        ];
+        let batch = RecordBatch::try_new(budgets_schema(), columns)?;
+        let table = MemTable::try_new(budgets_schema(), vec![vec![batch]])?;
+        table.scan(state, projection, filters, limit).await
+    }
+}
+
 /// A column of a system table.
 enum Values {
     Text(Vec<Option<String>>),
@@ -356,5 +457,8 @@ pub fn register(ctx: &SessionContext, governance: &Governance, auditor: bool) ->
         audit_schema.register_table("log".into(), table)?;
         catalog.register_schema("audit", audit_schema)?;
     }
+    let privacy = Arc::new(MemorySchemaProvider::new());
+    privacy.register_table("budgets".into(), Arc::new(BudgetsTable))?;
+    catalog.register_schema("privacy", privacy)?;
     Ok(())
 }

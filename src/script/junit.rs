@@ -22,7 +22,9 @@ pub(super) fn write(path: &Path, files: &[FileResult]) -> Result<()> {
                 truncate(first_line, 80)
             );
             let status = match &statement.status {
-                Status::Ok | Status::AssertPassed => TestCaseStatus::success(),
+                Status::Ok | Status::AssertPassed | Status::ExpectedError { .. } => {
+                    TestCaseStatus::success()
+                }
                 Status::AssertFailed { what, actual } => {
                     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     status

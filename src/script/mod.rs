@@ -4,6 +4,16 @@
 //! the run (or, with `--keep-going`, is reported and the run goes on) and is
 //! reported as `file:line:column`, with the statement and the values found;
 //! the exit code is then 1. `--junit` writes one test case per statement.
+//!
+//! A statement that must fail carries a comment just before it:
+//!
+//! ```sql
+//! -- expect error: privacy budget exceeded
+//! SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 50, ...) ...;
+//! ```
+//!
+//! It passes when it fails with an error containing the text (ignoring
+//! case), and fails the run when it succeeds or fails otherwise.
 
 mod junit;
 
@@ -50,6 +60,10 @@ pub enum Status {
     },
     /// The statement could not be planned or run.
     Error {
+        message: String,
+    },
+    /// The statement failed as its `-- expect error:` comment said it would.
+    ExpectedError {
         message: String,
     },
 }
@@ -185,7 +199,33 @@ async fn run_source(
     };
     for statement in statements {
         let started = Instant::now();
-        let status = match sql::execute(ctx, &statement.text, None).await {
+        let outcome = sql::execute(ctx, &statement.text, None).await;
+        let outcome = match (&statement.expect_error, outcome) {
+            (None, outcome) => outcome,
+            (Some(expected), Err(e)) => {
+                let message = e.strip_backtrace();
+                if message
+                    .to_ascii_lowercase()
+                    .contains(&expected.to_ascii_lowercase())
+                {
+                    result.statements.push(StatementResult {
+                        line: statement.line,
+                        column: statement.column,
+                        text: statement.text,
+                        elapsed: started.elapsed(),
+                        status: Status::ExpectedError { message },
+                    });
+                    continue;
+                }
+                Err(DataFusionError::Plan(format!(
+                    "expected an error containing '{expected}', got: {message}"
+                )))
+            }
+            (Some(expected), Ok(_)) => Err(DataFusionError::Plan(format!(
+                "expected an error containing '{expected}', but the statement succeeded"
+            ))),
+        };
+        let status = match outcome {
             Ok(Outcome::Rows {
                 schema,
                 batches,
@@ -293,6 +333,7 @@ mod tests {
             text: "SELEC 1".into(),
             line: 10,
             column: 5,
+            expect_error: None,
         };
         let e = DataFusionError::Plan("x at Line: 1, Column: 3".into());
         assert_eq!(error_position(&e, &statement), (10, 7));
