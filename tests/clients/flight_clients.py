@@ -16,6 +16,8 @@ first failed check. Scenarios:
   shutdown  SIGTERM with a query in flight: cancelled after the grace
             period, exit 0, audit trail intact and complete.
   tls       TLS with a self-signed certificate (openssl).
+  dp        differential privacy: a DP-only role over ADBC and pyarrow.flight,
+            the budget shared with the shell, two clients racing for it.
 """
 
 import os
@@ -525,7 +527,64 @@ def scenario_readme():
         check(int(df.customers.sum()) == len(south), "the README's user sees the south region only")
 
 
+def scenario_dp():
+    """Differential privacy over Flight SQL: the DP-only researcher gets DP
+    aggregates and nothing else, spends from the same ledger as the shell,
+    and two clients racing for the last epsilon cannot both spend it."""
+    release = (
+        "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = {eps}, delta = 1e-7, "
+        "privacy_unit_column = customer_id) segment, COUNT(*) AS customers FROM customers GROUP BY segment"
+    )
+    with Server(BINARY, DEMO) as server:
+        dana = adbc_connect(server.uri, "dana")
+        cur = dana.cursor()
+        for sql in (
+            "SELECT * FROM customers",
+            "SELECT count(*) FROM transactions",
+            "SELECT segment FROM customers GROUP BY segment",
+        ):
+            expect_error(lambda sql=sql: cur.execute(sql), Exception, "permission denied", "only through differentially private")
+        cur.execute(release.format(eps=1.0))
+        table = cur.fetch_arrow_table()
+        check(table.column_names == ["segment", "customers"], f"DP columns: {table.column_names}")
+        check(1 <= table.num_rows <= 4, f"{table.num_rows} segments released")
+        # pyarrow.flight reaches the same refusal and the same ledger.
+        client = PyarrowClient(server.uri, "dana")
+        expect_error(lambda: client.query("SELECT email FROM customers"), ANY_GRPC_ERROR, "permission denied")
+        check(client.query(release.format(eps=1.0)).num_rows >= 1, "DP over pyarrow.flight")
+        # 2.0 of 3.0 spent: two clients race for the last 1.0.
+        results = []
+
+        def race():
+            conn = adbc_connect(server.uri, "dana")
+            try:
+                conn.cursor().execute(release.format(eps=1.0))
+                results.append("ok")
+            except Exception as e:  # noqa: BLE001
+                results.append(str(e))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=race) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        check(results.count("ok") == 1, f"exactly one racer spends the last epsilon: {results}")
+        check(any("privacy budget exceeded" in r for r in results), f"the other is refused: {results}")
+        cur.execute("SELECT dataset, epsilon_spent, epsilon_remaining FROM privacy.budgets WHERE dataset = 'customers'")
+        check(cur.fetchall() == [("customers", 3.0, 0.0)], "privacy.budgets over Flight")
+        # The shell sees the spends made over Flight: one ledger.
+        shell = server.cli("-c", "SELECT epsilon_spent FROM privacy.budgets WHERE dataset = 'customers'", user="dana")
+        check(shell.strip().splitlines()[-1] == "3.0", f"the shell sees the Flight spends: {shell}")
+        spends = server.audit_rows("kind = 'dp_spend' AND user_name = 'dana'")
+        check(len(spends) == 3, f"three spends in the audit trail, got {len(spends)}")
+        dana.close()
+        client.close()
+
+
 SCENARIOS = {
+    "dp": scenario_dp,
     "readme": scenario_readme,
     "clients": scenario_clients,
     "errors": scenario_errors,

@@ -88,6 +88,31 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Copies the directory tree `from` to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// A private copy of the demo bank with an empty audit trail (so its
+/// privacy budgets are untouched), for tests that write to it.
+pub fn demo_copy(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    copy_dir(demo_dir(), &dir);
+    for file in ["audit.db", "audit.db-wal", "audit.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(".finsight").join(file));
+    }
+    dir
+}
+
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write file");

@@ -13,7 +13,7 @@ use std::process::Output;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::{assert_exit, demo_dir, finsight, scratch, stderr, stdout};
+use crate::common::{assert_exit, demo_copy, finsight, scratch, stderr, stdout};
 
 type Row = serde_json::Map<String, Value>;
 
@@ -40,19 +40,6 @@ struct Bank {
     dir: PathBuf,
     /// Raw identifiers of every customer, read once.
     raw_pii: std::sync::OnceLock<Vec<String>>,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
 }
 
 fn parse_rows(text: &str) -> Vec<Row> {
@@ -111,11 +98,7 @@ fn file_hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
 
 impl Bank {
     fn new(name: &str) -> Bank {
-        let dir = scratch(&format!("gov-{name}"));
-        copy_dir(demo_dir(), &dir);
-        for file in ["audit.db", "audit.db-wal", "audit.db-shm"] {
-            let _ = std::fs::remove_file(dir.join(".finsight").join(file));
-        }
+        let dir = demo_copy(&format!("gov-{name}"));
         Bank {
             dir,
             raw_pii: std::sync::OnceLock::new(),

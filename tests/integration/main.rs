@@ -5,6 +5,7 @@
 mod common;
 mod data_access;
 mod demo;
+mod dp;
 mod governance;
 mod privacy;
 mod readme;

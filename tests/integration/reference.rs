@@ -10,7 +10,7 @@ use std::process::Command;
 
 fn reference_python() -> Option<PathBuf> {
     crate::common::venv_python(
-        "lifetimes, sklearn, mlxtend, pyarrow, empyrical, fairlearn, statsmodels, sklift, aif360",
+        "lifetimes, sklearn, mlxtend, pyarrow, empyrical, fairlearn, statsmodels, sklift, aif360, opendp",
     )
 }
 
@@ -28,7 +28,7 @@ fn run_reference_in(script: &str, data: &std::path::Path, more: &[&std::path::Pa
         assert!(
             std::env::var("FINSIGHT_REQUIRE_REFERENCE").is_err(),
             "FINSIGHT_REQUIRE_REFERENCE is set but no python with lifetimes, scikit-learn, empyrical, \
-             mlxtend, fairlearn, statsmodels, scikit-uplift and aif360 was found (set FINSIGHT_PYTHON)"
+             mlxtend, fairlearn, statsmodels, scikit-uplift, aif360 and opendp was found (set FINSIGHT_PYTHON)"
         );
         eprintln!("skipping {script}: no python with the reference libraries (run tests/run.sh)");
         return;
@@ -71,6 +71,12 @@ fn fairness_metrics_match_fairlearn_and_aif360_on_german_credit_and_demo_loans()
 fn operations_statistics_match_scipy_statsmodels_and_scikit_uplift() {
     let work = tempfile::tempdir().expect("temp dir");
     run_reference_in("operations.py", work.path(), &[]);
+}
+
+#[test]
+fn differential_privacy_matches_opendp_and_scipy() {
+    let work = tempfile::tempdir().expect("temp dir");
+    run_reference_in("dp.py", crate::common::demo_dir(), &[work.path()]);
 }
 
 #[test]

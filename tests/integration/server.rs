@@ -63,6 +63,11 @@ fn sigterm_cancels_in_flight_queries_and_keeps_the_audit_trail_whole() {
 }
 
 #[test]
+fn flight_differential_privacy_for_a_dp_only_role() {
+    run_client_script("tests/clients/flight_clients.py", &["dp"]);
+}
+
+#[test]
 fn flight_over_tls() {
     if Command::new("openssl").arg("version").output().is_err() {
         assert!(
