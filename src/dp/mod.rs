@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
     MemorySchemaProvider, SchemaProvider,
@@ -114,14 +114,21 @@ fn unit_name(unit: &SqlExpr) -> String {
     }
 }
 
-/// Plans (and, unless it is EXPLAIN, runs and releases) a DP statement;
-/// the result is the post-processed released groups.
-pub async fn dataframe(
+/// A DP statement checked and calibrated, ready to spend and run.
+struct Planned {
+    scoped: SessionState,
+    input: LogicalPlan,
+    analysis: stability::Analysis,
+    public: Option<LogicalPlan>,
+    calibration: release::Calibration,
+}
+
+/// Everything before the budget is spent: planning, the checks, the noise plan.
+async fn plan(
     ctx: &SessionContext,
     statement: &DpStatement,
-    text: &str,
     access: &mut Access,
-) -> Result<DataFrame> {
+) -> Result<Planned> {
     let governance = Governance::of(ctx);
     let shape = &statement.shape;
     let options = &statement.options;
@@ -133,6 +140,11 @@ pub async fn dataframe(
         Ok(plan) => plan,
         Err(e) => return Err(unit_error(&scoped, statement).await.unwrap_or(e)),
     };
+    if !input.get_parameter_types()?.is_empty() {
+        return plan_err!(
+            "DP queries take no parameters: the release runs once, with its values in the text"
+        );
+    }
     if let Some(g) = &governance {
         g.check_dp_input(&input)?;
     }
@@ -140,15 +152,56 @@ pub async fn dataframe(
     let policy = governance.as_ref().map(|g| g.policy.as_ref());
     let analysis = stability::analyze(&input, policy, &unit)?;
     access.add_plan(&scoped.optimize(&input).unwrap_or_else(|_| input.clone()));
-
     let public = match &shape.public_groups {
         Some(query) => Some(public_groups(ctx, query, governance.as_deref(), &unit, access).await?),
         None => None,
     };
     let calibration = release::calibrate(options, shape)?;
+    Ok(Planned {
+        scoped,
+        input,
+        analysis,
+        public,
+        calibration,
+    })
+}
+
+/// The result schema of a DP statement, without running or spending
+/// anything (a Flight SQL client preparing it).
+pub async fn schema(ctx: &SessionContext, statement: &DpStatement) -> Result<SchemaRef> {
+    let planned = plan(ctx, statement, &mut Access::default()).await?;
+    if statement.explain {
+        return Ok(explain_schema());
+    }
+    let released = release::released_schema(planned.input.schema().as_arrow(), &statement.shape);
+    let post = release_state(ctx, RecordBatch::new_empty(released))?;
+    let plan = post
+        .statement_to_plan(query_statement(statement.shape.post.clone()))
+        .await?;
+    Ok(Arc::new(plan.schema().as_arrow().clone()))
+}
+
+/// Plans (and, unless it is EXPLAIN, runs and releases) a DP statement;
+/// the result is the post-processed released groups.
+pub async fn dataframe(
+    ctx: &SessionContext,
+    statement: &DpStatement,
+    text: &str,
+    access: &mut Access,
+) -> Result<DataFrame> {
+    let Planned {
+        scoped,
+        input,
+        analysis,
+        public,
+        calibration,
+    } = plan(ctx, statement, access).await?;
+    let shape = &statement.shape;
+    let options = &statement.options;
     if statement.explain {
         return explain(ctx, options, shape, &calibration, &analysis, &input);
     }
+    let governance = Governance::of(ctx);
     if let Some(g) = &governance {
         g.spend_budget(
             text,
@@ -257,6 +310,13 @@ async fn public_groups(
     Ok(plan)
 }
 
+fn explain_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("item", DataType::Utf8, false),
+        Field::new("detail", DataType::Utf8, false),
+    ]))
+}
+
 fn explain(
     ctx: &SessionContext,
     options: &syntax::Options,
@@ -293,12 +353,8 @@ fn explain(
         ),
     );
     rows.push(("input plan".into(), input.display_indent().to_string()));
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("item", DataType::Utf8, false),
-        Field::new("detail", DataType::Utf8, false),
-    ]));
     let batch = RecordBatch::try_new(
-        schema,
+        explain_schema(),
         vec![
             Arc::new(StringArray::from_iter_values(rows.iter().map(|(i, _)| i))),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|(_, d)| d))),

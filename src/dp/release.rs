@@ -469,6 +469,39 @@ fn pick<T: Copy + Default>(values: &[T], rows: &[Option<usize>]) -> Vec<T> {
         .collect()
 }
 
+/// The type a DP aggregate is released as.
+fn released_type(kind: AggregateKind) -> DataType {
+    match kind {
+        AggregateKind::CountRows | AggregateKind::CountValues | AggregateKind::CountUnits => {
+            DataType::Int64
+        }
+        _ => DataType::Float64,
+    }
+}
+
+/// The schema of the released table, from the input's (`__dp_g*` keep
+/// their types).
+pub fn released_schema(input: &Schema, shape: &Shape) -> SchemaRef {
+    let mut fields: Vec<Field> = (0..shape.groups.len())
+        .map(|g| {
+            let name = group_column(g);
+            let data_type = input
+                .field_with_name(&name)
+                .map(|f| f.data_type().clone())
+                .unwrap_or(DataType::Null);
+            Field::new(name, data_type, true)
+        })
+        .collect();
+    fields.extend(
+        shape
+            .aggregates
+            .iter()
+            .enumerate()
+            .map(|(j, a)| Field::new(aggregate_column(j), released_type(a.kind), false)),
+    );
+    Arc::new(Schema::new(fields))
+}
+
 /// The released table (`__dp_g*`, `__dp_a*`), sorted by the group keys.
 pub fn release(
     candidates: &RecordBatch,

@@ -377,8 +377,22 @@ impl FlightSqlService for FinsightFlightSql {
         // The statement is checked against the policy when it runs.
         let numbered = numbered_placeholders(&query.query).into_owned();
         let sql = identity_calls_without_parentheses(&numbered).into_owned();
-        let plan = match session.ctx.state().create_logical_plan(&sql).await {
-            Ok(plan) => plan,
+        let planned = match crate::dp::parse(&session.ctx, &sql) {
+            // A DP release is planned and checked but neither run nor
+            // charged until it is executed.
+            Ok(Some(dp)) => crate::dp::schema(&session.ctx, &dp)
+                .await
+                .map(|schema| (schema, Default::default())),
+            Ok(None) => match session.ctx.state().create_logical_plan(&sql).await {
+                Ok(plan) => plan
+                    .get_parameter_types()
+                    .map(|types| (Arc::new(plan.schema().as_arrow().clone()), types)),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let (schema, types) = match planned {
+            Ok(planned) => planned,
             Err(e) => {
                 let message = e.strip_backtrace();
                 record(
@@ -391,10 +405,7 @@ impl FlightSqlService for FinsightFlightSql {
                 return Err(super::query::status_of(&e, &self.queries.limits));
             }
         };
-        let dataset_schema = client_schema(plan.schema().as_arrow());
-        let types = plan
-            .get_parameter_types()
-            .map_err(|e| Status::invalid_argument(e.strip_backtrace()))?;
+        let dataset_schema = client_schema(&schema);
         let mut names: Vec<(usize, String, Option<DataType>)> = types
             .into_iter()
             .map(|(name, t)| {
