@@ -627,6 +627,29 @@ fn parse_erase(statement: &str) -> Result<Option<String>> {
     }
 }
 
+/// Checks the syntax of a statement finsight runs itself (not DataFusion's
+/// parser): `Some(Ok)` or `Some(Err(message))` for `SELECT WITH
+/// DIFFERENTIAL_PRIVACY`, `GRANT PRIVACY BUDGET` and `ERASE SUBJECT`,
+/// `None` for any other statement.
+pub fn check_finsight_statement(statement: &str) -> Option<Result<(), String>> {
+    let checked = match crate::dp::syntax::parse(statement, &std::collections::HashSet::new()) {
+        Ok(Some(_)) => Some(Ok(())),
+        Err(e) => Some(Err(e.strip_backtrace())),
+        Ok(None) => None,
+    };
+    checked
+        .or_else(|| match parse_budget_grant(statement) {
+            Ok(Some(_)) => Some(Ok(())),
+            Err(e) => Some(Err(e.strip_backtrace())),
+            Ok(None) => None,
+        })
+        .or_else(|| match parse_erase(statement) {
+            Ok(Some(_)) => Some(Ok(())),
+            Err(e) => Some(Err(e.strip_backtrace())),
+            Ok(None) => None,
+        })
+}
+
 /// `GRANT PRIVACY BUDGET epsilon = E [, delta = D] ON [TABLE] t TO [USER] u`.
 #[derive(Debug, Clone, PartialEq)]
 struct BudgetGrant {

@@ -678,7 +678,7 @@ pub fn explain_rows(
         Some(t) => rows.push((
             "group selection".to_string(),
             format!(
-                "noisy count of distinct units (discrete Laplace, scale {}), released when >= {}: epsilon {}, delta {:e} (OpenDP make_laplace_threshold)",
+                "noisy count of distinct units (discrete Laplace, scale {}), released when >= {}: epsilon {}, delta {:.3e} (OpenDP make_laplace_threshold)",
                 round(t.scale),
                 t.threshold,
                 round(t.epsilon),

@@ -28,7 +28,7 @@ use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{JoinType, Result, plan_err};
 use datafusion::datasource::source_as_provider;
 use datafusion::logical_expr::utils::split_conjunction;
-use datafusion::logical_expr::{Distinct, Expr, LogicalPlan, Operator};
+use datafusion::logical_expr::{Distinct, Expr, LogicalPlan, Operator, TableScan};
 
 use crate::governance::policy::Policy;
 
@@ -88,18 +88,10 @@ pub fn personal_tables(
     };
     let mut tables = BTreeSet::new();
     plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            let columns: Vec<String> = scan
-                .source
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
-            let name = scan.table_name.table();
-            if walker.subject_of(name, &columns).is_some() {
-                tables.insert(name.to_string());
-            }
+        if let LogicalPlan::TableScan(scan) = node
+            && walker.subject_of(scan).is_some()
+        {
+            tables.insert(scan.table_name.table().to_string());
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
@@ -127,15 +119,22 @@ fn column_unit(expr: &Expr, input: &LogicalPlan, flags: &[bool]) -> bool {
 }
 
 impl Walker<'_> {
-    fn subject_of(&self, table: &str, columns: &[String]) -> Option<String> {
+    /// The privacy unit column of the table `scan` reads, if it holds
+    /// personal data.
+    fn subject_of(&self, scan: &TableScan) -> Option<String> {
+        let table = scan.table_name.table();
         match self.policy {
             Some(policy) => policy
                 .table(table)
                 .filter(|(_, t)| t.personal_data)
                 .and_then(|(_, t)| t.subject.as_ref())
                 .map(|s| s.get_ref().clone()),
-            None => columns
+            None => scan
+                .source
+                .schema()
+                .fields()
                 .iter()
+                .map(|f| f.name())
                 .find(|c| c.to_ascii_lowercase() == self.unit_name)
                 .cloned(),
         }
@@ -177,25 +176,16 @@ impl Walker<'_> {
                         "DP query: the table function '{name}' cannot be used in a DP query (it runs a query of its own)"
                     );
                 }
-                let columns: Vec<String> = scan
-                    .projected_schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
-                let all: Vec<String> = scan
-                    .source
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
-                match self.subject_of(&name, &all) {
+                match self.subject_of(scan) {
                     Some(subject) => {
                         self.analysis.datasets.insert(name.clone());
                         self.analysis.units.insert(format!("{name}.{subject}"));
                         Ok(Lineage::Private(
-                            columns.iter().map(|c| *c == subject).collect(),
+                            scan.projected_schema
+                                .fields()
+                                .iter()
+                                .map(|f| *f.name() == subject)
+                                .collect(),
                         ))
                     }
                     None => Ok(Lineage::Public),

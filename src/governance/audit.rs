@@ -162,21 +162,7 @@ impl AuditLog {
     /// number. One transaction holding a write lock, so concurrent writers
     /// (several processes on one trail) serialize and the chain stays linear.
     pub fn append(&self, entry: &Entry) -> Result<i64, String> {
-        match &self.backend {
-            Backend::Sqlite { path, conn } => {
-                let mut conn = conn
-                    .lock()
-                    .map_err(|_| "audit trail: a writer panicked".to_string())?;
-                sqlite_append(&mut conn, path, entry)
-            }
-            Backend::Postgres { worker, .. } => {
-                let (reply, answer) = mpsc::channel();
-                ask(worker, Request::Append(Box::new(entry.clone()), reply))?;
-                answer
-                    .recv()
-                    .map_err(|_| "audit trail: the PostgreSQL writer stopped".to_string())?
-            }
-        }
+        self.append_with(entry, None)?
     }
 
     /// Appends `entry` only if `check` accepts the ledger entries since
@@ -189,18 +175,27 @@ impl AuditLog {
         since_micros: i64,
         check: LedgerCheck,
     ) -> Result<Result<i64, String>, String> {
+        self.append_with(entry, Some((since_micros, check)))
+    }
+
+    fn append_with(
+        &self,
+        entry: &Entry,
+        check: Option<(i64, LedgerCheck)>,
+    ) -> Result<Result<i64, String>, String> {
         match &self.backend {
             Backend::Sqlite { path, conn } => {
                 let mut conn = conn
                     .lock()
                     .map_err(|_| "audit trail: a writer panicked".to_string())?;
-                sqlite_append_checked(&mut conn, path, entry, since_micros, &check)
+                let check = check.as_ref().map(|(since, c)| (*since, c));
+                sqlite_append(&mut conn, path, entry, check)
             }
             Backend::Postgres { worker, .. } => {
                 let (reply, answer) = mpsc::channel();
                 ask(
                     worker,
-                    Request::AppendChecked(Box::new(entry.clone()), since_micros, check, reply),
+                    Request::Append(Box::new(entry.clone()), check, reply),
                 )?;
                 answer
                     .recv()
@@ -389,42 +384,19 @@ fn next_row(last: Option<(i64, String)>, entry: &Entry) -> Row {
     row
 }
 
-fn sqlite_append(conn: &mut Connection, path: &Path, entry: &Entry) -> Result<i64, String> {
-    retry_busy(|| {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let last: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let row = next_row(last, entry);
-        tx.execute(
-            &format!("INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
-            params![
-                row.seq, row.ts_micros, row.user, row.role, row.purpose, row.kind, row.statement,
-                row.tables, row.columns, row.masks, row.filters, row.rows, row.status, row.error,
-                row.detail, row.prev_hash, row.hash
-            ],
-        )?;
-        tx.commit()?;
-        Ok(row.seq)
-    })
-    .map_err(|e| sql_error(path, e))
-}
-
-fn sqlite_append_checked(
+/// Appends `entry` in one transaction holding the write lock; with a
+/// check, only if the check accepts the ledger read in that transaction.
+fn sqlite_append(
     conn: &mut Connection,
     path: &Path,
     entry: &Entry,
-    since_micros: i64,
-    check: &LedgerCheck,
+    check: Option<(i64, &LedgerCheck)>,
 ) -> Result<Result<i64, String>, String> {
     retry_busy(|| {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let ledger = sqlite_ledger(&tx, since_micros)?;
-        if let Err(refused) = check(&ledger) {
+        if let Some((since, check)) = check
+            && let Err(refused) = check(&sqlite_ledger(&tx, since)?)
+        {
             return Ok(Err(refused));
         }
         let last: Option<(i64, String)> = tx
@@ -514,11 +486,10 @@ fn sqlite_read_all(path: &Path) -> Result<Vec<Row>, String> {
 /// its own small runtime, which must not be nested in the session's tokio
 /// runtime: it lives on a thread of its own and statements wait for it.
 enum Request {
-    Append(Box<Entry>, mpsc::Sender<Result<i64, String>>),
-    AppendChecked(
+    /// An entry, with the ledger check it must pass (and since when).
+    Append(
         Box<Entry>,
-        i64,
-        LedgerCheck,
+        Option<(i64, LedgerCheck)>,
         mpsc::Sender<Result<Result<i64, String>, String>>,
     ),
     Ledger(i64, mpsc::Sender<Result<Vec<LedgerEntry>, String>>),
@@ -529,7 +500,6 @@ impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Append(..) => "Append",
-            Self::AppendChecked(..) => "AppendChecked",
             Self::Ledger(..) => "Ledger",
             Self::ReadAll(_) => "ReadAll",
         })
@@ -588,14 +558,10 @@ fn postgres_worker(
             let _ = ready_tx.send(Ok(()));
             for request in inbox {
                 match request {
-                    Request::Append(entry, reply) => {
-                        let _ = reply.send(postgres_append(&mut client, &entry).map_err(&error));
-                    }
-                    Request::AppendChecked(entry, since, check, reply) => {
-                        let _ = reply.send(
-                            postgres_append_checked(&mut client, &entry, since, &check)
-                                .map_err(&error),
-                        );
+                    Request::Append(entry, check, reply) => {
+                        let check = check.as_ref().map(|(since, c)| (*since, c));
+                        let _ =
+                            reply.send(postgres_append(&mut client, &entry, check).map_err(&error));
                     }
                     Request::Ledger(since, reply) => {
                         let _ = reply.send(postgres_ledger(&mut client, since).map_err(&error));
@@ -649,40 +615,17 @@ fn create_postgres_schema(client: &mut postgres::Client) -> Result<(), postgres:
     tx.commit()
 }
 
-fn postgres_append(client: &mut postgres::Client, entry: &Entry) -> Result<i64, postgres::Error> {
-    let mut tx = client.transaction()?;
-    // Self-exclusive, so appends serialize; readers are not blocked.
-    tx.batch_execute("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")?;
-    let last = tx
-        .query_opt(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            &[],
-        )?
-        .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
-    let row = next_row(last, entry);
-    tx.execute(
-        &format!("INSERT INTO audit_log ({PG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"),
-        &[
-            &row.seq, &row.ts_micros, &row.user, &row.role, &row.purpose, &row.kind,
-            &row.statement, &row.tables, &row.columns, &row.masks, &row.filters, &row.rows,
-            &row.status, &row.error, &row.detail, &row.prev_hash, &row.hash,
-        ],
-    )?;
-    tx.commit()?;
-    Ok(row.seq)
-}
-
-fn postgres_append_checked(
+fn postgres_append(
     client: &mut postgres::Client,
     entry: &Entry,
-    since_micros: i64,
-    check: &LedgerCheck,
+    check: Option<(i64, &LedgerCheck)>,
 ) -> Result<Result<i64, String>, postgres::Error> {
     let mut tx = client.transaction()?;
-    // The same self-exclusive lock as appends: checks and spends serialize.
+    // Self-exclusive, so appends (and budget checks) serialize; readers are not blocked.
     tx.batch_execute("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")?;
-    let ledger = postgres_ledger_in(&mut tx, since_micros)?;
-    if let Err(refused) = check(&ledger) {
+    if let Some((since, check)) = check
+        && let Err(refused) = check(&postgres_ledger_in(&mut tx, since)?)
+    {
         tx.rollback()?;
         return Ok(Err(refused));
     }

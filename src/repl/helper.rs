@@ -58,6 +58,10 @@ impl Validator for ReplHelper {
 pub fn check_syntax(input: &str) -> Result<(), String> {
     let statements = sql::split_statements(input).map_err(|e| e.message)?;
     for statement in statements {
+        if let Some(checked) = sql::check_finsight_statement(&statement.text) {
+            checked?;
+            continue;
+        }
         if let Some(assertion) = sql::parse_assertion(&statement.text) {
             sql::parse_condition(&assertion.condition).map_err(|e| {
                 format!(
@@ -288,5 +292,18 @@ mod tests {
         );
         assert!(check_syntax("ASSERT 1 = 1, 'ok';").is_ok());
         assert!(check_syntax("ASSERT 1 = ;").is_err());
+        // finsight's own statements are not DataFusion's.
+        for ours in [
+            "SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 1, delta = 1e-6, privacy_unit_column = id) g, COUNT(*) FROM t GROUP BY g;",
+            "GRANT PRIVACY BUDGET epsilon = 1 ON TABLE t TO USER u;",
+            "ERASE SUBJECT '42';",
+        ] {
+            assert!(check_syntax(ours).is_ok(), "{ours}");
+        }
+        assert!(
+            check_syntax("SELECT WITH DIFFERENTIAL_PRIVACY OPTIONS (epsilon = 1, delta = 1e-6, privacy_unit_column = id) g, SUM(x) FROM t GROUP BY g;")
+                .expect_err("no bounds")
+                .contains("SUM needs clamping bounds")
+        );
     }
 }

@@ -29,8 +29,10 @@ wrong distribution fails both runs.
    the contribution bounding: without it the ratio would be e^6.7.
 4. OpenDP on the demo data. Spend per segment (COUNT, SUM, AVG with the same
    epsilon, bounds and contribution limits), 60 releases from finsight and
-   60 from OpenDP's measurements over the same bounded data: the means agree
-   within 4 standard errors and the variances pass an F test (p > 1e-4).
+   240 from OpenDP's measurements over the same bounded data: the means agree
+   within 4 standard errors and the spreads pass a Brown-Forsythe test
+   (p > 1e-4; an F test assumes normal data and fails Laplace noise far
+   more often than its level). A failed family is rerun once on fresh noise.
 Exits 1 listing every failed check.
 """
 import io
@@ -377,7 +379,6 @@ query = (
     f"c.segment, COUNT(*) AS n, SUM(t.amount, {LOW}, {HIGH}) AS s, AVG(t.amount, {LOW}, {HIGH}) AS mean "
     "FROM transactions t JOIN customers c ON t.customer_id = c.customer_id GROUP BY c.segment"
 )
-ours = pd.concat([sql(query, DEMO) for _ in range(RUNS)])
 # OpenDP, same split: four shares (selection, COUNT, SUM, AVG), AVG's share halved.
 share = EPS / 4
 s_count = opendp_scale(int_laplace, d_in=M, d_out=share)
@@ -385,34 +386,59 @@ s_sum = opendp_scale(float_laplace, d_in=M * HIGH, d_out=share)
 s_avg_count = opendp_scale(int_laplace, d_in=M, d_out=share / 2)
 s_avg_sum = opendp_scale(float_laplace, d_in=M * (HIGH - LOW) / 2, d_out=share / 2)
 mid, half = (LOW + HIGH) / 2, (HIGH - LOW) / 2
-theirs = []
-for run in range(RUNS):
-    # Random truncation to M rows per customer (each customer is in one segment).
-    kept = rows.sample(frac=1.0, random_state=int(rng.integers(1 << 31))).groupby("customer_id").head(M)
-    clamped = kept.assign(amount=kept.amount.clip(LOW, HIGH))
-    for segment, part in clamped.groupby("segment"):
-        n = int(int_laplace(s_count)(len(part)))
-        s = float(float_laplace(s_sum)(float(part.amount.sum())))
-        n_avg = max(int(int_laplace(s_avg_count)(len(part))), 1)
-        centred = float(float_laplace(s_avg_sum)(float((part.amount - mid).sum())))
-        mean = mid + min(max(centred / n_avg, -half), half)
-        theirs.append({"segment": segment, "n": max(n, 0), "s": s, "mean": mean})
-theirs = pd.DataFrame(theirs)
-for segment in sorted(rows.segment.unique()):
-    a, b = ours[ours.segment == segment], theirs[theirs.segment == segment]
-    if len(a) < RUNS:
-        check(f"{segment}: released in every run", False, f"{len(a)} of {RUNS}")
-        continue
-    for column in ("n", "s", "mean"):
-        x, y = a[column].to_numpy(dtype=float), b[column].to_numpy(dtype=float)
-        se = math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
-        check(f"{segment} {column}: finsight and OpenDP agree in expectation",
-              abs(x.mean() - y.mean()) <= 4 * se, f"{x.mean():.2f} vs {y.mean():.2f} (se {se:.2f})")
-        # Equal variances (two-sided F test, p > 1e-4 for each of the 12 checks).
-        f = x.var(ddof=1) / y.var(ddof=1)
-        p = 2 * min(stats.f.cdf(f, len(x) - 1, len(y) - 1), stats.f.sf(f, len(x) - 1, len(y) - 1))
-        check(f"{segment} {column}: the same noise spread", p > 1e-4,
-              f"standard deviations {x.std(ddof=1):.2f} vs {y.std(ddof=1):.2f}, F test p {p:.4f}")
+
+
+def opendp_releases(runs):
+    releases = []
+    for _ in range(runs):
+        # Random truncation to M rows per customer (each customer is in one segment).
+        kept = rows.sample(frac=1.0, random_state=int(rng.integers(1 << 31))).groupby("customer_id").head(M)
+        clamped = kept.assign(amount=kept.amount.clip(LOW, HIGH))
+        for segment, part in clamped.groupby("segment"):
+            n = int(int_laplace(s_count)(len(part)))
+            s = float(float_laplace(s_sum)(float(part.amount.sum())))
+            n_avg = max(int(int_laplace(s_avg_count)(len(part))), 1)
+            centred = float(float_laplace(s_avg_sum)(float((part.amount - mid).sum())))
+            mean = mid + min(max(centred / n_avg, -half), half)
+            releases.append({"segment": segment, "n": max(n, 0), "s": s, "mean": mean})
+    return pd.DataFrame(releases)
+
+
+def demo_agreement():
+    """[(check, ok, detail)] for 60 finsight releases against 4 x 60 of OpenDP's."""
+    ours = pd.concat([sql(query, DEMO) for _ in range(RUNS)])
+    theirs = opendp_releases(4 * RUNS)
+    results = []
+    for segment in sorted(rows.segment.unique()):
+        a, b = ours[ours.segment == segment], theirs[theirs.segment == segment]
+        if len(a) < RUNS:
+            results.append((f"{segment}: released in every run", False, f"{len(a)} of {RUNS}"))
+            continue
+        for column in ("n", "s", "mean"):
+            x, y = a[column].to_numpy(dtype=float), b[column].to_numpy(dtype=float)
+            se = math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
+            results.append((f"{segment} {column}: finsight and OpenDP agree in expectation",
+                            abs(x.mean() - y.mean()) <= 4 * se, f"{x.mean():.2f} vs {y.mean():.2f} (se {se:.2f})"))
+            # Equal spread: Brown-Forsythe (Levene about the median), which
+            # holds for Laplace's heavy tails where an F test does not.
+            p = stats.levene(x, y, center="median").pvalue
+            results.append((f"{segment} {column}: the same noise spread", p > 1e-4,
+                            f"standard deviations {x.std(ddof=1):.2f} vs {y.std(ddof=1):.2f}, "
+                            f"Brown-Forsythe p {p:.4f}"))
+    return results
+
+
+# As twice() above: a failed family is run once more on fresh noise, and its
+# second run decides (a false failure needs two in a row).
+results = demo_agreement()
+if not all(ok for _, ok, _ in results):
+    print("     (a demo-data check failed; once more on fresh noise)")
+    for what, ok, detail in results:
+        if not ok:
+            print(f"     first run: {what}: {detail}")
+    results = demo_agreement()
+for what, ok, detail in results:
+    check(what, ok, detail)
 
 if failures:
     print(f"{len(failures)} check(s) failed: {failures}")
