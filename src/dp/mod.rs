@@ -6,8 +6,9 @@
 //!    projecting the privacy unit, the group keys and the aggregates'
 //!    arguments), the aggregates, and a post-processing query;
 //! 2. the input is planned as the user (masks, row filters and consent
-//!    apply as to any query) and [`stability`] checks that every row stays
-//!    attributable to one privacy unit;
+//!    apply as to any query), [`stability`] checks that every row stays
+//!    attributable to one privacy unit and [`fallible`] that no expression
+//!    can fail on some row (a failure would tell about that row);
 //! 3. [`release::calibrate`] fixes the noise scales and the threshold,
 //!    and the budget is spent (refused when it would overrun) before
 //!    anything runs;
@@ -22,6 +23,7 @@
 //! the epsilon split and the threshold, and spends nothing.
 
 mod bounding;
+mod fallible;
 mod release;
 mod stability;
 pub mod syntax;
@@ -151,7 +153,9 @@ async fn plan(
     let unit = unit_name(&options.unit);
     let policy = governance.as_ref().map(|g| g.policy.as_ref());
     let analysis = stability::analyze(&input, policy, &unit)?;
-    access.add_plan(&scoped.optimize(&input).unwrap_or_else(|_| input.clone()));
+    let optimized = scoped.optimize(&input)?;
+    fallible::refuse_fallible(&scoped, &optimized)?;
+    access.add_plan(&optimized);
     let public = match &shape.public_groups {
         Some(query) => Some(public_groups(ctx, query, governance.as_deref(), &unit, access).await?),
         None => None,

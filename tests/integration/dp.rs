@@ -226,6 +226,20 @@ fn the_researcher_reads_personal_tables_only_through_dp_aggregates() {
             ", privacy_unit_column = column_name) pii_type, COUNT(*) FROM pii_scan('SELECT email FROM customers') GROUP BY pii_type",
             "cannot be used in a DP query",
         ),
+        // An input that fails on one customer's row would tell, by failing,
+        // that the customer is there: refused before it runs or spends.
+        (
+            ", privacy_unit_column = customer_id) segment, SUM(1 / (customer_id - 42), 0, 1) FROM customers GROUP BY segment",
+            "can fail on some row",
+        ),
+        (
+            ", privacy_unit_column = customer_id) segment, COUNT(*) FROM customers WHERE CAST(email AS BIGINT) > 0 GROUP BY segment",
+            "can fail on some row",
+        ),
+        (
+            ", privacy_unit_column = customer_id) segment, COUNT(*) FROM customers WHERE regexp_like(email, email) GROUP BY segment",
+            "can fail on some row",
+        ),
     ] {
         bank.refused(DANA, &format!("{head}{rest}"), expected);
     }
