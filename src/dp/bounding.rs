@@ -23,6 +23,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::DataFrame;
 
+use super::capped::{self, Capped};
 use super::syntax::{AggregateKind, Options, Shape, UNIT, group_column, value_column};
 
 /// Number of distinct units per candidate group.
@@ -35,7 +36,7 @@ pub fn measure(j: usize, part: char) -> String {
     format!("__dp_m{j}{part}")
 }
 
-const ROW_RANK: &str = "__dp_row_rank";
+const ROW_HASH: &str = "__dp_row_hash";
 const GROUP_RANK: &str = "__dp_group_rank";
 
 /// Makes the seeded hash salts for rows and for groups differ.
@@ -72,20 +73,25 @@ pub fn bounded(input: DataFrame, shape: &Shape, options: &Options, seed: u64) ->
     let seed_lit = lit(ScalarValue::UInt64(Some(seed)));
 
     let df = input.filter(col(UNIT).is_not_null())?;
-    // At most max_rows rows per unit and group.
+    // At most max_rows rows per unit and group: each measure keeps the rows
+    // with the max_rows smallest row hashes (a bounded heap per group in a
+    // hash aggregate; see capped.rs).
     let mut unit_and_groups = vec![col(UNIT)];
     unit_and_groups.extend(groups.iter().cloned());
     let mut row_key = vec![seed_lit.clone()];
     row_key.extend(unit_and_groups.iter().cloned());
     row_key.extend((0..shape.values.len()).map(|i| col(value_column(i).as_str())));
-    let row_rank = datafusion::functions_window::expr_fn::row_number()
-        .partition_by(unit_and_groups.clone())
-        .order_by(vec![hash.call(row_key).sort(true, false)])
-        .build()?
-        .alias(ROW_RANK);
-    let df = df
-        .window(vec![row_rank])?
-        .filter(col(ROW_RANK).lt_eq(lit(options.max_rows)))?;
+    let df = df.with_column(ROW_HASH, hash.call(row_key))?;
+    let max_rows = lit(ScalarValue::UInt64(Some(options.max_rows)));
+    let capped = |kind: Capped, value: Expr| {
+        capped::udaf(kind).call(vec![
+            col(ROW_HASH),
+            cast(value, DataType::Float64),
+            max_rows.clone(),
+        ])
+    };
+    // 1.0 where a value counts, NULL where it does not.
+    let counted = |x: Expr| when(x.is_null(), lit(ScalarValue::Float64(None))).otherwise(lit(1.0));
 
     // Per unit and group: the bounded measures.
     let mut per_unit = Vec::new();
@@ -96,36 +102,32 @@ pub fn bounded(input: DataFrame, shape: &Shape, options: &Options, seed: u64) ->
             .clone()
             .map(|v| clamp(v, aggregate.lower, aggregate.upper))
             .transpose()?;
-        use datafusion::functions_aggregate::expr_fn::{array_agg, count, sum};
         match (aggregate.kind, clamped) {
             (AggregateKind::CountRows, _) => {
-                per_unit.push(count(lit(1)).alias(measure(j, 'n')));
+                per_unit.push(capped(Capped::Count, lit(1.0)).alias(measure(j, 'n')));
             }
             (AggregateKind::CountValues, _) => {
                 let Some(v) = value else {
                     return exec_err!("DP query: COUNT(x) without its argument");
                 };
-                per_unit.push(count(v).alias(measure(j, 'n')));
+                per_unit.push(capped(Capped::Count, counted(v)?).alias(measure(j, 'n')));
             }
             (AggregateKind::CountUnits, _) => {}
             (AggregateKind::Sum, Some(c)) => {
-                per_unit.push(sum(c).alias(measure(j, 's')));
+                per_unit.push(capped(Capped::Sum, c).alias(measure(j, 's')));
             }
             (AggregateKind::Avg | AggregateKind::Variance | AggregateKind::Stddev, Some(c)) => {
                 let centred = c - lit(mid);
-                per_unit.push(count(centred.clone()).alias(measure(j, 'n')));
-                per_unit.push(sum(centred.clone()).alias(measure(j, 's')));
+                per_unit.push(capped(Capped::Count, centred.clone()).alias(measure(j, 'n')));
+                per_unit.push(capped(Capped::Sum, centred.clone()).alias(measure(j, 's')));
                 if aggregate.kind != AggregateKind::Avg {
-                    per_unit.push(sum(centred.clone() * centred).alias(measure(j, 'q')));
+                    per_unit.push(
+                        capped(Capped::Sum, centred.clone() * centred).alias(measure(j, 'q')),
+                    );
                 }
             }
             (AggregateKind::Percentile(_), Some(c)) => {
-                per_unit.push(
-                    array_agg(c.clone())
-                        .filter(c.is_not_null())
-                        .build()?
-                        .alias(measure(j, 'l')),
-                );
+                per_unit.push(capped(Capped::Values, c).alias(measure(j, 'l')));
             }
             (kind, None) => return exec_err!("DP query: {kind:?} without its argument"),
         }

@@ -23,6 +23,7 @@
 //! the epsilon split and the threshold, and spends nothing.
 
 mod bounding;
+mod capped;
 mod fallible;
 mod release;
 mod stability;
