@@ -5,7 +5,9 @@
 --    900 km/h flight allows (haversine_km);
 -- 3. amount anomalies: robust_zscore (median/MAD) of each amount against the
 --    customer's own history, which a few big purchases cannot distort;
--- 4. Benford's law on amounts per merchant category (benford_test).
+-- 4. Benford's law on amounts per merchant category (benford_test);
+-- 5. an isolation forest over the card features, unsupervised (the labels
+--    only judge it), fitted once and stored as a model table.
 --
 --   finsight --dir demo_data run sql/fraud_rules.sql
 
@@ -72,3 +74,37 @@ ASSERT NOT EXISTS (SELECT 1 FROM benford_by_category WHERE mad < 0 OR mad > 1 OR
 
 SELECT merchant_category, n, round(mad, 4) AS mad, conformity
 FROM benford_by_category ORDER BY mad DESC LIMIT 5;
+
+-- 5. Unsupervised: an isolation forest over amount, hour, channel, country
+--    and the 24-hour velocity, fitted without the labels (scikit-learn's
+--    defaults: 100 trees of 256 transactions). The model is a table like any
+--    other; scoring joins it back. tests/reference/anomaly.py checks it
+--    against scikit-learn (rank correlation 0.98, the same AUC within 0.01).
+CREATE TABLE card_features AS
+SELECT v.transaction_id, v.is_fraud, v.amount,
+       CAST(date_part('hour', v.ts) AS DOUBLE) AS hour,
+       CASE WHEN t.channel = 'online' THEN 1.0 ELSE 0.0 END AS online,
+       CASE WHEN t.country <> c.country THEN 1.0 ELSE 0.0 END AS abroad,
+       CAST(v.tx_24h AS DOUBLE) AS tx_24h, v.spend_24h
+FROM card_velocity v
+JOIN transactions t ON t.transaction_id = v.transaction_id
+JOIN customers c ON c.customer_id = t.customer_id;
+
+CREATE TABLE fraud_forest AS
+SELECT isolation_forest_fit(amount, hour, online, abroad, tx_24h, spend_24h, 100, 256, 42) AS model
+FROM card_features;
+
+CREATE TABLE forest_scores AS
+SELECT f.transaction_id, f.is_fraud,
+       isolation_forest_score(m.model, f.amount, f.hour, f.online, f.abroad, f.tx_24h, f.spend_24h) AS anomaly
+FROM card_features f CROSS JOIN fraud_forest m;
+
+ASSERT (SELECT auc(anomaly, CAST(is_fraud AS INT)) FROM forest_scores) > 0.9,
+  'the unsupervised forest ranks fraudulent card use above normal use (AUC > 0.9)';
+
+-- Alerting on the top 1% of scores: what share of fraud is caught, and how precise.
+SELECT round(auc(anomaly, CAST(is_fraud AS INT)), 4) AS auc,
+       count(*) FILTER (WHERE anomaly >= threshold) AS alerts,
+       round(avg(CASE WHEN is_fraud THEN 1.0 ELSE 0.0 END) FILTER (WHERE anomaly >= threshold), 4) AS precision,
+       round(1.0 * count(*) FILTER (WHERE anomaly >= threshold AND is_fraud) / count(*) FILTER (WHERE is_fraud), 4) AS recall
+FROM forest_scores CROSS JOIN (SELECT approx_percentile_cont(anomaly, 0.99) AS threshold FROM forest_scores);

@@ -84,3 +84,65 @@ ASSERT (SELECT abs(avg(beta) - 1) FROM instrument_performance) < 1e-9,
 SELECT asset_class, count(*) AS instruments, round(avg(sharpe), 3) AS avg_sharpe,
        round(min(max_drawdown), 3) AS worst_drawdown, round(avg(beta), 3) AS avg_beta
 FROM instrument_performance GROUP BY asset_class ORDER BY asset_class;
+
+-- 4. Backtest: each portfolio's rolling Gaussian VaR (the last 250 days'
+-- mean and standard deviation, known the evening before) against the P&L of
+-- the day, scored by Kupiec, Christoffersen and the Basel traffic light.
+CREATE TABLE var_forecasts AS
+SELECT portfolio_id, date, pnl,
+       -(avg(pnl) OVER w - 2.3263478740408408 * stddev(pnl) OVER w) AS var_99,
+       count(pnl) OVER w AS window_days
+FROM portfolio_pnl
+WINDOW w AS (PARTITION BY portfolio_id ORDER BY date ROWS BETWEEN 250 PRECEDING AND 1 PRECEDING);
+
+CREATE TABLE var_backtests AS
+SELECT portfolio_id, var_backtest(pnl, var_99, date, 0.99) AS b
+FROM var_forecasts WHERE window_days = 250
+GROUP BY portfolio_id;
+
+ASSERT (SELECT count(*) FROM var_backtests WHERE b['observations'] > 0) > 0, 'portfolios with a year of forecasts';
+ASSERT NOT EXISTS (SELECT 1 FROM var_backtests
+                   WHERE b['traffic_light'] <> basel_traffic_light(b['exceedances'], b['observations'], 0.99)),
+  'the backtest''s zone is the traffic light of its own count';
+
+SELECT b['traffic_light'] AS zone, count(*) AS portfolios,
+       round(avg(b['exceedance_rate']), 4) AS avg_exceedance_rate,
+       sum(CASE WHEN b['kupiec_p_value'] < 0.05 THEN 1 ELSE 0 END) AS kupiec_rejects,
+       sum(CASE WHEN b['christoffersen_p_value'] < 0.05 THEN 1 ELSE 0 END) AS clustering_rejects
+FROM var_backtests GROUP BY zone ORDER BY zone;
+
+-- 5. Where the risk sits: component VaR of each position of the largest
+-- portfolio (Gaussian, by Euler allocation, and historical), and the
+-- marginal VaR per unit held.
+-- A portfolio may hold a symbol in several lots: one position per symbol,
+-- so each position has one row per day.
+CREATE TABLE position_pnl AS
+SELECT p.portfolio_id, p.symbol, p.quantity, r.date, p.quantity * r.change AS pnl,
+       sum(p.quantity * r.change) OVER (PARTITION BY p.portfolio_id, r.date) AS portfolio_pnl
+FROM (SELECT portfolio_id, symbol, sum(quantity) AS quantity FROM positions GROUP BY portfolio_id, symbol) p
+JOIN instrument_returns r ON p.symbol = r.symbol
+WHERE r.change IS NOT NULL;
+
+CREATE TABLE component_vars AS
+SELECT portfolio_id, symbol,
+       component_var(pnl, portfolio_pnl, 0.99) AS component_var_99,
+       component_var(pnl, portfolio_pnl, 0.99) / first_value(quantity) AS marginal_var_99,
+       component_var_historical(pnl, portfolio_pnl, 0.99) AS component_var_99_historical
+FROM position_pnl GROUP BY portfolio_id, symbol;
+
+ASSERT (SELECT max(abs(c.total - v.var_99_normal) / v.var_99_normal)
+        FROM (SELECT portfolio_id, sum(component_var_99) AS total FROM component_vars GROUP BY portfolio_id) c
+        JOIN portfolio_var v USING (portfolio_id) WHERE v.var_99_normal > 0) < 1e-9,
+  'Gaussian components add up to each portfolio''s variance-covariance VaR';
+ASSERT (SELECT max(abs(c.total - v.var_99) / v.var_99)
+        FROM (SELECT portfolio_id, sum(component_var_99_historical) AS total FROM component_vars GROUP BY portfolio_id) c
+        JOIN portfolio_var v USING (portfolio_id) WHERE v.var_99 > 0) < 1e-6,
+  'historical components add up to each portfolio''s historical VaR';
+
+SELECT c.symbol, round(c.component_var_99, 0) AS component,
+       round(100 * c.component_var_99 / v.var_99_normal, 1) AS pct_of_var,
+       round(c.marginal_var_99, 4) AS marginal_per_unit,
+       round(c.component_var_99_historical, 0) AS component_historical
+FROM component_vars c JOIN portfolio_var v USING (portfolio_id)
+WHERE c.portfolio_id = (SELECT portfolio_id FROM portfolio_var ORDER BY var_99_normal DESC LIMIT 1)
+ORDER BY c.component_var_99 DESC;

@@ -88,3 +88,8 @@ fn credit_risk_metrics_match_scikit_learn_and_scipy() {
 fn privacy_functions_match_hmac_and_pandas() {
     run_reference("privacy.py", "tests/data");
 }
+
+#[test]
+fn isolation_forest_matches_scikit_learn_on_demo_card_fraud() {
+    run_reference_in("anomaly.py", crate::common::demo_dir(), &[]);
+}

@@ -246,6 +246,144 @@ with tempfile.TemporaryDirectory() as tmp:
     check_close("logistic_regression_fit on the reference WoE vs scikit-learn (tol 1e-12), largest difference",
                 worst, 0.0, 1e-6)
 
+# 9. VaR backtests of 12 simulated desks (volatility clusters under a rolling Gaussian VaR, some
+#    desks with the VaR understated): Kupiec and Christoffersen from their published likelihood
+#    ratios with scipy's chi2, the Basel zone from scipy's binomial CDF. Then component VaR of
+#    4 portfolios of 6 correlated instruments against numpy's covariance matrix (Euler allocation,
+#    and the marginal VaR as a numerical derivative of sqrt(w' S w) VaR) and numpy's quantile.
+from scipy.stats import binom, chi2
+
+def xlogy(x, y):
+    return 0.0 if x == 0 else x * np.log(y)
+
+def backtest_reference(pnl, var, confidence):
+    hits = (pnl < -var).astype(int)
+    n, x, p = len(hits), int(hits.sum()), 1 - confidence
+    kupiec = -2 * (xlogy(n - x, 1 - p) + xlogy(x, p) - xlogy(n - x, 1 - x / n) - xlogy(x, x / n))
+    t = np.zeros((2, 2))
+    np.add.at(t, (hits[:-1], hits[1:]), 1)
+    (n00, n01), (n10, n11) = t
+    pi0, pi1 = n01 / max(n00 + n01, 1), n11 / max(n10 + n11, 1)
+    pi = (n01 + n11) / (n - 1)
+    christoffersen = -2 * (xlogy(n00 + n10, 1 - pi) + xlogy(n01 + n11, pi)
+                           - xlogy(n00, 1 - pi0) - xlogy(n01, pi0) - xlogy(n10, 1 - pi1) - xlogy(n11, pi1))
+    cumulative = binom.cdf(x, n, p)
+    zone = "green" if cumulative < 0.95 else ("yellow" if cumulative < 0.9999 else "red")
+    return {"x": x, "kupiec": kupiec, "kupiec_p": chi2.sf(kupiec, 1), "ind": christoffersen,
+            "ind_p": chi2.sf(christoffersen, 1), "cc_p": chi2.sf(kupiec + christoffersen, 2), "zone": zone}
+
+with tempfile.TemporaryDirectory() as tmp:
+    rng = np.random.default_rng(34)
+    rows, expected = [], {}
+    for desk in range(12):
+        days = 250 + 125 * (desk % 3)
+        vol = np.empty(days + 60)
+        vol[0], shock = 0.01, rng.standard_normal(days + 60)
+        for t in range(1, days + 60):  # GARCH(1,1): clustered volatility, so clustered exceedances
+            vol[t] = np.sqrt(1e-6 + 0.1 * (vol[t - 1] * shock[t - 1]) ** 2 + 0.88 * vol[t - 1] ** 2)
+        pnl = 1e6 * vol * shock
+        rolling_sd = pd.Series(pnl).rolling(60).std().shift(1).to_numpy()
+        var = -norm.ppf(0.01) * rolling_sd * (1.0 - 0.05 * desk)  # later desks understate VaR
+        if desk % 4 == 0:  # the true conditional VaR: a correct model
+            var = -norm.ppf(0.01) * 1e6 * vol
+        pnl, var = pnl[60:], var[60:]
+        rows.append(pd.DataFrame({"desk": desk, "day": pd.date_range("2024-01-01", periods=days), "pnl": pnl, "var": var}))
+        expected[desk] = backtest_reference(pnl, var, 0.99)
+    frame = pd.concat(rows).sample(frac=1.0, random_state=5)
+    frame.to_parquet(os.path.join(tmp, "desks.parquet"))
+    got = sql("""SELECT desk, b['exceedances'] AS x, b['kupiec_lr'] AS kupiec, b['kupiec_p_value'] AS kupiec_p,
+                        b['christoffersen_lr'] AS ind, b['christoffersen_p_value'] AS ind_p,
+                        b['conditional_coverage_p_value'] AS cc_p, b['traffic_light'] AS zone
+                 FROM (SELECT desk, var_backtest(pnl, var, day, 0.99) AS b FROM 'desks.parquet' GROUP BY desk)
+                 ORDER BY desk""", cwd=tmp)
+    worst = {k: 0.0 for k in ["x", "kupiec", "kupiec_p", "ind", "ind_p", "cc_p"]}
+    zones_differ = 0
+    for _, row in got.iterrows():
+        e = expected[row["desk"]]
+        for key in worst:
+            # Relative, except near 0, where a likelihood ratio (5 of 500 at 99% is exactly on the
+            # expected rate) or a p-value is compared absolutely.
+            floor = 1.0 if key in ("kupiec", "ind") else 1e-300
+            worst[key] = max(worst[key], abs(row[key] - e[key]) / max(abs(e[key]), floor) if key != "x" else abs(row[key] - e[key]))
+        zones_differ += row["zone"] != e["zone"]
+    print(f"     desks: exceedances {list(got['x'])}, zones {list(got['zone'])}")
+    check_close("var_backtest exceedances vs numpy, 12 desks (rows shuffled), largest difference", worst["x"], 0, 0)
+    for key, label in [("kupiec", "Kupiec LR vs the published formula (absolute below 1)"), ("kupiec_p", "Kupiec p vs scipy chi2.sf"),
+                       ("ind", "Christoffersen LR vs the published formula (absolute below 1)"),
+                       ("ind_p", "Christoffersen p vs scipy chi2.sf"), ("cc_p", "conditional coverage p vs scipy chi2.sf(df 2)")]:
+        check_close(f"var_backtest {label}, 12 desks, largest relative difference", worst[key], 0.0, 1e-9)
+    check_close("var_backtest traffic_light vs scipy binom.cdf zones, desks that differ", zones_differ, 0, 0)
+    if set(got["zone"]) != {"green", "yellow", "red"} or (got["ind_p"] < 0.05).sum() == 0:
+        failures.append("the simulated desks should span the three zones and include clustered exceedances")
+
+    symbols, days = [f"S{i}" for i in range(6)], 500
+    correlation = 0.3 + 0.7 * np.eye(6)
+    scale = np.array([1.0, 2.0, 0.5, 3.0, 1.5, 0.8])
+    changes = rng.multivariate_normal(np.full(6, 0.02), correlation * np.outer(scale, scale), days)
+    changes += 0.5 * rng.standard_t(3, (days, 6)) * scale  # fat tails for the historical method
+    prices = pd.DataFrame([{"day": d, "symbol": s, "change": changes[d, i]}
+                           for d in range(days) for i, s in enumerate(symbols)])
+    positions = pd.DataFrame([{"portfolio": p, "symbol": s, "quantity": float(q)}
+                              for p in range(4) for s, q in zip(symbols, rng.integers(-50, 200, 6)) if q != 0])
+    prices.to_parquet(os.path.join(tmp, "changes.parquet"))
+    positions.to_parquet(os.path.join(tmp, "positions.parquet"))
+    got = sql("""WITH pnl AS (SELECT p.portfolio, p.symbol, p.quantity, c.day, p.quantity * c.change AS pnl
+                              FROM 'positions.parquet' p JOIN 'changes.parquet' c ON p.symbol = c.symbol),
+                      book AS (SELECT *, sum(pnl) OVER (PARTITION BY portfolio, day) AS total FROM pnl)
+                 SELECT portfolio, symbol, component_var(pnl, total, 0.99) AS component,
+                        component_var(pnl, total, 0.99) / first_value(quantity) AS marginal,
+                        component_var_historical(pnl, total, 0.99) AS component_hist
+                 FROM book GROUP BY portfolio, symbol ORDER BY portfolio, symbol""", cwd=tmp)
+    totals = sql("""SELECT portfolio, var_parametric(total, 0.99) AS var_n, var_historical(total, 0.99) AS var_h
+                    FROM (SELECT p.portfolio, c.day, sum(p.quantity * c.change) AS total
+                          FROM 'positions.parquet' p JOIN 'changes.parquet' c ON p.symbol = c.symbol GROUP BY 1, 2)
+                    GROUP BY portfolio ORDER BY portfolio""", cwd=tmp)
+    cov, mean, z = np.cov(changes, rowvar=False), changes.mean(axis=0), norm.ppf(0.01)
+    index = {s: i for i, s in enumerate(symbols)}
+
+    def covariance_var(w):
+        return -(w @ mean + z * np.sqrt(w @ cov @ w))
+
+    worst = {"component": 0.0, "marginal": 0.0, "sum_n": 0.0, "hist": 0.0, "sum_h": 0.0}
+    for portfolio, g in got.groupby("portfolio"):
+        held = positions[positions["portfolio"] == portfolio]
+        w = np.zeros(6)
+        w[[index[s] for s in held["symbol"]]] = held["quantity"].to_numpy()
+        sigma = np.sqrt(w @ cov @ w)
+        total_pnl = changes @ w
+        order = np.argsort(total_pnl, kind="stable")
+        h = (days - 1) * 0.01
+        lo, frac = int(np.floor(h)), h - np.floor(h)
+        for _, row in g.iterrows():
+            i = index[row["symbol"]]
+            component = -(w[i] * mean[i] + z * w[i] * (cov @ w)[i] / sigma)
+            step = 1e-4 * max(abs(w[i]), 1.0)
+            up, down = w.copy(), w.copy()
+            up[i] += step
+            down[i] -= step
+            marginal = (covariance_var(up) - covariance_var(down)) / (2 * step)
+            position_pnl = w[i] * changes[:, i]
+            hist = -(position_pnl[order[lo]] + frac * (position_pnl[order[lo + 1]] - position_pnl[order[lo]]))
+            worst["component"] = max(worst["component"], abs(row["component"] - component) / abs(component))
+            worst["marginal"] = max(worst["marginal"], abs(row["marginal"] - marginal) / abs(marginal))
+            worst["hist"] = max(worst["hist"], abs(row["component_hist"] - hist) / max(abs(hist), 1.0))
+        total = totals[totals["portfolio"] == portfolio].iloc[0]
+        worst["sum_n"] = max(worst["sum_n"], abs(g["component"].sum() - covariance_var(w)) / covariance_var(w),
+                             abs(total["var_n"] - covariance_var(w)) / covariance_var(w))
+        var_h = -np.quantile(total_pnl, 0.01)
+        worst["sum_h"] = max(worst["sum_h"], abs(g["component_hist"].sum() - var_h) / var_h,
+                             abs(total["var_h"] - var_h) / var_h)
+    check_close("component_var vs numpy Euler allocation w_i (S w)_i / sqrt(w' S w), largest relative difference",
+                worst["component"], 0.0, 1e-9)
+    check_close("component_var / quantity vs a central difference of numpy's covariance VaR, largest relative difference",
+                worst["marginal"], 0.0, 1e-6)
+    check_close("sum of component_var and var_parametric vs -(w'mu + z sqrt(w' S w)), largest relative difference",
+                worst["sum_n"], 0.0, 1e-9)
+    check_close("component_var_historical vs the position's P&L on numpy's 1% scenario, largest relative difference",
+                worst["hist"], 0.0, 1e-9)
+    check_close("sum of component_var_historical and var_historical vs -numpy.quantile, largest relative difference",
+                worst["sum_h"], 0.0, 1e-9)
+
 if failures:
     print("\n".join(["", "MISMATCHES:"] + failures))
     sys.exit(1)

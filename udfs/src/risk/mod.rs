@@ -3,15 +3,21 @@
 
 mod anomaly;
 mod auc;
+mod basel_traffic_light;
 mod benford_test;
 mod beta;
 mod binning;
 mod binning_table;
+mod component_var;
+mod component_var_historical;
 mod equal_frequency_edges;
 mod equal_width_edges;
 mod ewma_volatility;
 mod expected_shortfall;
 mod gini;
+mod isolation_forest;
+mod isolation_forest_fit;
+mod isolation_forest_score;
 mod ks_statistic;
 mod max_drawdown;
 mod monotonic_edges;
@@ -25,6 +31,7 @@ mod scorecard_points;
 mod series;
 mod sharpe_ratio;
 mod sortino_ratio;
+mod var_backtest;
 mod var_cornish_fisher;
 mod var_historical;
 mod var_monte_carlo;
@@ -34,6 +41,7 @@ mod zscore;
 
 pub use anomaly::{AnomalyScore, AnomalyScoreFunc};
 pub use auc::auc;
+pub use basel_traffic_light::{BaselTrafficLightFunc, traffic_light};
 pub use benford_test::{BenfordTestFunc, first_digit};
 pub use binning_table::BinningTableFunc;
 pub use equal_frequency_edges::EqualFrequencyEdgesFunc;
@@ -41,6 +49,9 @@ pub use equal_width_edges::{EqualWidthEdgesFunc, equal_width};
 pub use ewma_volatility::{EwmaVolatilityFunc, ewma_volatility};
 pub use expected_shortfall::expected_shortfall;
 pub use gini::gini;
+pub use isolation_forest::{Forest, average_path_length};
+pub use isolation_forest_fit::IsolationForestFitFunc;
+pub use isolation_forest_score::IsolationForestScoreFunc;
 pub use ks_statistic::ks_statistic;
 pub use monotonic_edges::{MonotonicEdgesFunc, monotonic};
 pub use psi::{PsiFunc, population_stability_index};
@@ -61,6 +72,8 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::from(ScorecardPointsFunc::new()),
         ScalarUDF::from(ReasonCodesFunc::new()),
+        ScalarUDF::from(BaselTrafficLightFunc::new()),
+        ScalarUDF::from(IsolationForestScoreFunc::new()),
     ]
 }
 
@@ -85,7 +98,11 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
         series::udaf(SeriesMetric::SortinoRatio),
         series::udaf(SeriesMetric::Beta),
         series::udaf(SeriesMetric::MaxDrawdown),
+        series::udaf(SeriesMetric::VarBacktest),
+        series::udaf(SeriesMetric::ComponentVar),
+        series::udaf(SeriesMetric::ComponentVarHistorical),
         AggregateUDF::from(BenfordTestFunc::new()),
+        AggregateUDF::from(IsolationForestFitFunc::new()),
     ]
 }
 

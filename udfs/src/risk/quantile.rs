@@ -22,7 +22,7 @@ pub fn virtual_index(n: usize, q: f64) -> (usize, usize, f64) {
 }
 
 /// numpy's _lerp: exact at both ends of the interval.
-fn lerp(a: f64, b: f64, fraction: f64) -> f64 {
+pub fn lerp(a: f64, b: f64, fraction: f64) -> f64 {
     let diff = b - a;
     if fraction >= 0.5 {
         b - diff * (1.0 - fraction)

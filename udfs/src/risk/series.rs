@@ -1,7 +1,8 @@
 //! One aggregate implementation for the market-risk statistics of a series
 //! (`var_historical`, `expected_shortfall`, `var_parametric`,
 //! `var_cornish_fisher`, `var_monte_carlo`, `sharpe_ratio`, `sortino_ratio`,
-//! `beta`, `max_drawdown`): each keeps its group's rows and computes its
+//! `beta`, `max_drawdown`, `var_backtest`, `component_var`,
+//! `component_var_historical`): each keeps its group's rows and computes its
 //! statistic at the end. It is a `GroupsAccumulator` because these run
 //! grouped by portfolio or desk, thousands of groups at a time, where
 //! DataFusion's per-group adapter would call an accumulator per row.
@@ -52,6 +53,9 @@ pub enum SeriesMetric {
     SortinoRatio,
     Beta,
     MaxDrawdown,
+    VarBacktest,
+    ComponentVar,
+    ComponentVarHistorical,
 }
 
 /// A group's rows: `width` numbers per row, and the row's time when the
@@ -81,6 +85,9 @@ impl SeriesMetric {
             Self::SortinoRatio => "sortino_ratio",
             Self::Beta => "beta",
             Self::MaxDrawdown => "max_drawdown",
+            Self::VarBacktest => "var_backtest",
+            Self::ComponentVar => "component_var",
+            Self::ComponentVarHistorical => "component_var_historical",
         }
     }
 
@@ -94,12 +101,14 @@ impl SeriesMetric {
             | Self::VarMonteCarlo => &["pnl"],
             Self::SharpeRatio | Self::SortinoRatio | Self::MaxDrawdown => &["returns"],
             Self::Beta => &["returns", "benchmark_returns"],
+            Self::VarBacktest => &["pnl", "var_forecast"],
+            Self::ComponentVar | Self::ComponentVarHistorical => &["position_pnl", "portfolio_pnl"],
         }
     }
 
     /// The column that orders the rows, if the statistic needs an order.
     fn time(self) -> Option<&'static str> {
-        matches!(self, Self::MaxDrawdown).then_some("time")
+        matches!(self, Self::MaxDrawdown | Self::VarBacktest).then_some("time")
     }
 
     fn parameters(self) -> &'static [(&'static str, Parameter)] {
@@ -107,7 +116,10 @@ impl SeriesMetric {
             Self::VarHistorical
             | Self::ExpectedShortfall
             | Self::VarParametric
-            | Self::VarCornishFisher => &[("confidence", Parameter::Probability)],
+            | Self::VarCornishFisher
+            | Self::VarBacktest
+            | Self::ComponentVar
+            | Self::ComponentVarHistorical => &[("confidence", Parameter::Probability)],
             Self::VarMonteCarlo => &[
                 ("confidence", Parameter::Probability),
                 ("horizon", Parameter::Count),
@@ -159,6 +171,12 @@ impl SeriesMetric {
             }
             Self::Beta => super::beta::beta(values),
             Self::MaxDrawdown => super::max_drawdown::max_drawdown(values, &series.times),
+            Self::ComponentVar => super::component_var::component_var(values, p.real[0]),
+            Self::ComponentVarHistorical => {
+                super::component_var_historical::component_var_historical(values, p.real[0])
+            }
+            // A struct of figures, built by `SeriesGroups::finish`.
+            Self::VarBacktest => None,
         }
     }
 
@@ -173,6 +191,16 @@ impl SeriesMetric {
             Self::SortinoRatio => &super::sortino_ratio::DOCUMENTATION,
             Self::Beta => &super::beta::DOCUMENTATION,
             Self::MaxDrawdown => &super::max_drawdown::DOCUMENTATION,
+            Self::VarBacktest => &super::var_backtest::DOCUMENTATION,
+            Self::ComponentVar => &super::component_var::DOCUMENTATION,
+            Self::ComponentVarHistorical => &super::component_var_historical::DOCUMENTATION,
+        }
+    }
+
+    fn return_type(self) -> DataType {
+        match self {
+            Self::VarBacktest => DataType::Struct(super::var_backtest::result_fields()),
+            _ => DataType::Float64,
         }
     }
 }
@@ -302,7 +330,7 @@ impl AggregateUDFImpl for SeriesFunc {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
+        Ok(self.metric.return_type())
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -460,14 +488,19 @@ impl SeriesGroups {
         Ok(())
     }
 
-    fn finish(&self, groups: Vec<Series>) -> ArrayRef {
-        Arc::new(Float64Array::from_iter(groups.into_iter().map(|mut s| {
-            if s.values.is_empty() {
-                None
-            } else {
-                self.metric.evaluate(&mut s, &self.parameters)
-            }
-        })))
+    fn finish(&self, groups: Vec<Series>) -> Result<ArrayRef> {
+        if self.metric == SeriesMetric::VarBacktest {
+            return super::var_backtest::results(groups, self.parameters.real[0]);
+        }
+        Ok(Arc::new(Float64Array::from_iter(groups.into_iter().map(
+            |mut s| {
+                if s.values.is_empty() {
+                    None
+                } else {
+                    self.metric.evaluate(&mut s, &self.parameters)
+                }
+            },
+        ))))
     }
 
     fn bytes(&self) -> usize {
@@ -493,7 +526,7 @@ impl GroupsAccumulator for SeriesGroups {
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let groups = self.take(emit_to);
-        Ok(self.finish(groups))
+        self.finish(groups)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
@@ -568,7 +601,7 @@ impl Accumulator for SeriesAccumulator {
             vec![Series::default()]
         } else {
             groups
-        });
+        })?;
         ScalarValue::try_from_array(&result, 0)
     }
 
