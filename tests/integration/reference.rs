@@ -93,3 +93,9 @@ fn privacy_functions_match_hmac_and_pandas() {
 fn isolation_forest_matches_scikit_learn_on_demo_card_fraud() {
     run_reference_in("anomaly.py", crate::common::demo_dir(), &[]);
 }
+
+#[test]
+fn cleaning_functions_match_rapidfuzz_pandas_scipy_and_stdnum() {
+    let work = tempfile::tempdir().expect("temp dir");
+    run_reference_in("cleaning.py", work.path(), &[]);
+}

@@ -1,5 +1,5 @@
 //! finsight's SQL functions, grouped by domain (`customer`, `risk`,
-//! `privacy`, `fairness`, `operations`), one SQL function per file.
+//! `privacy`, `fairness`, `operations`, `cleaning`), one SQL function per file.
 //!
 //! Every function is a vectorized DataFusion UDF over Arrow arrays, handles
 //! NULLs, carries a [`Documentation`] (shown by the shell's `\df` and `\h`,
@@ -9,16 +9,19 @@
 //! [`register_all`] is the only registration entry point; the engine's
 //! session factory calls it.
 
+pub mod cleaning;
 pub mod customer;
 pub mod fairness;
 pub mod operations;
 pub mod privacy;
 pub mod risk;
 
+mod checks;
 mod collect;
 mod kernel;
 mod model;
 mod optimize;
+mod quantile;
 mod query_table;
 mod special;
 
@@ -50,6 +53,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
 /// take their keys from `keyring`.
 pub fn scalar_functions_with_keyring(keyring: &Arc<Keyring>) -> Vec<ScalarUDF> {
     let mut functions = customer::scalar_functions();
+    functions.extend(cleaning::scalar_functions());
     functions.extend(operations::scalar_functions());
     functions.extend(privacy::scalar_functions(keyring));
     functions.extend(risk::scalar_functions());
@@ -68,7 +72,9 @@ pub fn aggregate_functions() -> Vec<AggregateUDF> {
 
 /// Window functions of every domain.
 pub fn window_functions() -> Vec<WindowUDF> {
-    risk::window_functions()
+    let mut functions = cleaning::window_functions();
+    functions.extend(risk::window_functions());
+    functions
 }
 
 /// Table functions of every domain.

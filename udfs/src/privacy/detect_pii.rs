@@ -17,7 +17,7 @@ use datafusion::logical_expr::{
 };
 use regex::Regex;
 
-use super::checks::{cn_resident_id_valid, iban_valid, luhn_valid};
+use crate::checks::{cn_resident_id_valid, iban_valid, luhn_valid};
 
 const NAME: &str = "detect_pii";
 

@@ -10,7 +10,7 @@ use aes::{Aes128, Aes192, Aes256};
 use datafusion::common::{Result, exec_err, plan_err};
 use fpe::ff1::{FF1, FlexibleNumeralString, NumeralStringError};
 
-use super::checks::{luhn_check_digit, luhn_valid};
+use crate::checks::{luhn_check_digit, luhn_valid};
 
 /// An alphabet by name, or a literal one.
 #[derive(Debug, Clone, PartialEq, Eq)]

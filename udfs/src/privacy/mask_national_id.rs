@@ -8,8 +8,8 @@ use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::Documentation;
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_STRING;
 
-use super::checks::cn_resident_id_valid;
 use super::mask::{MASK_CHAR, mask_alphanumeric};
+use crate::checks::cn_resident_id_valid;
 
 /// How an ID is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

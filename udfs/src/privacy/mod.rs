@@ -4,7 +4,6 @@
 //! role; they also work when called by hand.
 
 mod age_band;
-mod checks;
 mod detect_pii;
 mod detokenize_fpe;
 mod equivalence_classes;
@@ -32,7 +31,7 @@ mod tokenize_fpe;
 
 use std::sync::Arc;
 
-pub use checks::{cn_resident_id_valid, iban_valid, luhn_check_digit, luhn_valid};
+pub use crate::checks::{cn_resident_id_valid, iban_valid, luhn_check_digit, luhn_valid};
 pub use detect_pii::{DetectPiiFunc, PiiKind, detect_pii};
 pub use equivalence_classes::ClassMeasure;
 pub use format_preserving::{Alphabet, FormatPreserving};

@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
     Documentation, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl,
 };
 
-use super::quantile::sort_values;
+use crate::quantile::sort_values;
 
 /// Which score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,7 +37,7 @@ impl AnomalyScore {
     fn centre_and_spread(self, values: &[f64]) -> Option<(f64, f64)> {
         match self {
             Self::ZScore => super::zscore::mean_and_std(values),
-            Self::RobustZScore => super::robust_zscore::median_and_scaled_mad(values),
+            Self::RobustZScore => crate::quantile::median_and_scaled_mad(values),
         }
     }
 

@@ -10,8 +10,8 @@ use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::AccumulatorArgs;
 
-use super::quantile::{quantile_sorted, select_positions, virtual_index};
 use crate::kernel::constant_argument;
+use crate::quantile::{quantile_sorted, select_positions, virtual_index};
 
 /// Most bins a binning function makes: more than a scorecard can use, and
 /// a bound on the work.

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_STATISTICAL;
 
-use super::quantile::{lerp, virtual_index};
+use crate::quantile::{lerp, virtual_index};
 
 /// The position's loss in the scenario that sets the portfolio's
 /// var_historical: days ordered by portfolio P&L (ties by the position's),

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_STATISTICAL;
 
-use super::quantile::quantile_select;
+use crate::quantile::quantile_select;
 
 /// -mean(pnl | pnl <= Q(pnl, 1 - confidence)). Reorders `pnl`.
 pub fn expected_shortfall(pnl: &mut [f64], confidence: f64) -> Option<f64> {

@@ -154,7 +154,8 @@ impl Forest {
             }
             trees.push(tree);
         }
-        if reader.at != bytes.len() || trees.is_empty() || normaliser.is_nan() || normaliser <= 0.0 {
+        if reader.at != bytes.len() || trees.is_empty() || normaliser.is_nan() || normaliser <= 0.0
+        {
             return bad();
         }
         Ok(Self {

@@ -23,7 +23,6 @@ mod max_drawdown;
 mod monotonic_edges;
 mod psi;
 mod psi_scores;
-mod quantile;
 mod reason_codes;
 mod robust_zscore;
 mod roc;

@@ -5,21 +5,6 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 use datafusion::logical_expr::window_doc_sections::DOC_SECTION_ANALYTICAL;
 
-use super::quantile::quantile_sorted;
-
-/// Φ⁻¹(3/4): dividing the MAD by it estimates the standard deviation of
-/// normal data (scipy's median_abs_deviation(scale='normal')).
-const NORMAL_MAD_SCALE: f64 = 0.674_489_750_196_081_7;
-
-/// Median and MAD / Φ⁻¹(3/4) of ascending `sorted` values; None when empty.
-pub fn median_and_scaled_mad(sorted: &[f64]) -> Option<(f64, f64)> {
-    let median = quantile_sorted(sorted, 0.5)?;
-    let mut deviations: Vec<f64> = sorted.iter().map(|v| (v - median).abs()).collect();
-    deviations.sort_unstable_by(f64::total_cmp);
-    let mad = quantile_sorted(&deviations, 0.5)?;
-    Some((median, mad / NORMAL_MAD_SCALE))
-}
-
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         DOC_SECTION_ANALYTICAL,

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use datafusion::logical_expr::Documentation;
 use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_STATISTICAL;
 
-use super::quantile::quantile_select;
+use crate::quantile::quantile_select;
 
 /// -Q(pnl, 1 - confidence), numpy's linear quantile. Reorders `pnl`.
 pub fn var_historical(pnl: &mut [f64], confidence: f64) -> Option<f64> {

@@ -7,7 +7,7 @@ use datafusion::logical_expr::Documentation;
 use datafusion::logical_expr::aggregate_doc_sections::DOC_SECTION_STATISTICAL;
 use rand::{Rng, SeedableRng};
 
-use super::quantile::{quantile_sorted, sort_values};
+use crate::quantile::{quantile_sorted, sort_values};
 
 /// `simulations` horizon P&Ls, each the sum of `horizon` draws with
 /// replacement from `pnl` (ChaCha8 seeded with `seed`), and VaR as

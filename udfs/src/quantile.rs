@@ -1,5 +1,6 @@
 //! Quantiles with numpy's default convention (method 'linear', Hyndman and
-//! Fan type 7), shared by the binning and market-risk functions.
+//! Fan type 7), and the median absolute deviation, shared by the binning,
+//! market-risk, anomaly and cleaning functions.
 
 /// The q-quantile (0 <= q <= 1) of ascending `sorted` values: with
 /// h = (n - 1) q, x[⌊h⌋] + (h - ⌊h⌋)(x[⌊h⌋ + 1] - x[⌊h⌋]). None when empty.
@@ -76,6 +77,19 @@ pub fn sort_values(values: &mut [f64]) {
         *v += 0.0;
     }
     values.sort_unstable_by(f64::total_cmp);
+}
+
+/// Φ⁻¹(3/4): dividing the MAD by it estimates the standard deviation of
+/// normal data (scipy's median_abs_deviation(scale='normal')).
+const NORMAL_MAD_SCALE: f64 = 0.674_489_750_196_081_7;
+
+/// Median and MAD / Φ⁻¹(3/4) of ascending `sorted` values; None when empty.
+pub fn median_and_scaled_mad(sorted: &[f64]) -> Option<(f64, f64)> {
+    let median = quantile_sorted(sorted, 0.5)?;
+    let mut deviations: Vec<f64> = sorted.iter().map(|v| (v - median).abs()).collect();
+    deviations.sort_unstable_by(f64::total_cmp);
+    let mad = quantile_sorted(&deviations, 0.5)?;
+    Some((median, mad / NORMAL_MAD_SCALE))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Check-digit validation shared by the masks, tokenization and PII
-//! discovery: Luhn (ISO/IEC 7812 card numbers), ISO 13616 IBAN mod-97, and
+//! Check-digit validation shared by the masks, tokenization, PII
+//! discovery and cleaning: Luhn (ISO/IEC 7812 card numbers), ISO 13616 IBAN mod-97, and
 //! the ISO 7064 MOD 11-2 check character of mainland-China resident IDs
 //! (GB 11643-1999).
 
@@ -80,14 +80,41 @@ pub fn cn_resident_id_valid(id: &[u8]) -> bool {
     if id.len() != 18 || !id[..17].iter().all(u8::is_ascii_digit) {
         return false;
     }
+    id[17].to_ascii_uppercase() == cn_resident_id_check_char(&id[..17])
+}
+
+/// The ISO 7064 MOD 11-2 check character of the first 17 digits (ASCII).
+pub fn cn_resident_id_check_char(first17: &[u8]) -> u8 {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const CHECK: &[u8; 11] = b"10X98765432";
-    let sum: u32 = id[..17]
+    let sum: u32 = first17
         .iter()
         .zip(WEIGHTS)
-        .map(|(&d, w)| u32::from(d - b'0') * w)
+        .map(|(&d, w)| u32::from(d.wrapping_sub(b'0')) * w)
         .sum();
-    id[17].to_ascii_uppercase() == CHECK[(sum % 11) as usize]
+    CHECK[(sum % 11) as usize]
+}
+
+/// True when the 8 ASCII digits are a calendar date YYYYMMDD (Gregorian).
+pub fn is_yyyymmdd(digits: &[u8]) -> bool {
+    if digits.len() != 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let number = |r: std::ops::Range<usize>| {
+        digits[r]
+            .iter()
+            .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'))
+    };
+    let (year, month, day) = (number(0..4), number(4..6), number(6..8));
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
 }
 
 #[cfg(test)]
