@@ -148,9 +148,12 @@ pub(super) fn generate_chunk(seed: u64, chunk: u64, first_id: i64, count: i64) -
         customer_campaigns(&mut rng, &c, start, &mut responses);
         customer_positions(&mut rng, &c, start, &mut positions);
     }
+    let customers = customers.finish()?;
+    let customers_raw = super::raw::customers_raw(seed, chunk, &customers)?;
     Ok(Chunk {
         tables: vec![
-            ("customers", customers.finish()?),
+            ("customers", customers),
+            ("customers_raw", customers_raw),
             ("accounts", accounts.finish()?),
             ("transactions", transactions.finish()?),
             ("app_events", events.finish()?),

@@ -9,6 +9,7 @@
 
 mod generate;
 mod people;
+mod raw;
 mod reference;
 mod tables;
 
@@ -42,8 +43,8 @@ const MANIFEST: &str = "_finsight_demo.txt";
 /// column is added or changed, so an existing demo folder is regenerated
 /// instead of reused. 2: customers.risk_tolerance and the products table.
 /// 3: IBANs with valid ISO 13616 check digits. 4: LZ4 pages and
-/// delta-encoded timestamps.
-const LAYOUT: u32 = 4;
+/// delta-encoded timestamps. 5: customers_raw.
+const LAYOUT: u32 = 5;
 
 /// What `finsight demo` generates.
 #[derive(Debug, Clone)]
@@ -274,6 +275,7 @@ fn prepare_dir(dir: &Path) -> Result<()> {
 /// The tables `demo` writes, one folder each.
 pub const TABLES: &[&str] = &[
     "customers",
+    "customers_raw",
     "accounts",
     "transactions",
     "app_events",

@@ -110,13 +110,34 @@ pub(super) fn gb_iban(bank: &str, sort_code: u32, account: i64) -> String {
     format!("GB{:02}{bban}", 98 - remainder)
 }
 
-/// E.164 mobile number: `+86 1[3-9]x xxxx xxxx` or `+44 7xxx xxxxxx`.
+/// E.164 mobile number in a range libphonenumber's metadata (9.0.42)
+/// holds valid: `+86 1[3-9]x xxxx xxxx` or `+44 7xxx xxxxxx`. The draws
+/// are those of layout 4; a draw that fell in an unassigned range (CN 140,
+/// 160, 194...; GB 076x, 0770) is moved to an assigned one, so the other
+/// generated values stayed the same.
 pub(super) fn phone(rng: &mut impl Rng, country: &str) -> String {
     if country == "CN" {
-        let second = rng.random_range(3..10);
-        format!("+861{second}{:09}", rng.random_range(0..1_000_000_000u64))
+        let second: i32 = rng.random_range(3..10);
+        let rest: u64 = rng.random_range(0..1_000_000_000u64);
+        let (third, tail) = (rest / 100_000_000, rest % 100_000_000);
+        let third = match (second, third) {
+            (4, t) if ![5, 7].contains(&t) => [5, 7][(t % 2) as usize],
+            (6, t) if ![2, 5, 6, 7].contains(&t) => [2, 5, 6, 7][(t % 4) as usize],
+            (5, 4) | (7, 4) => 5,
+            (7, 9) => 8,
+            (9, 4) => 5,
+            (_, t) => t as i32,
+        };
+        format!("+861{second}{third}{tail:08}")
     } else {
-        format!("+447{:09}", rng.random_range(0..1_000_000_000u64))
+        let mut rest: u64 = rng.random_range(0..1_000_000_000u64);
+        if rest / 100_000_000 == 6 {
+            rest += 200_000_000;
+        }
+        if rest / 10_000_000 == 70 {
+            rest += 10_000_000;
+        }
+        format!("+447{rest:09}")
     }
 }
 

@@ -190,6 +190,23 @@ pub(super) fn customers() -> SchemaRef {
     ]))
 }
 
+/// See [`super::raw`]: text columns as typed, NULL where not recorded.
+pub(super) fn customers_raw() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        field("raw_id", Int64, false),
+        field("source", Utf8, false),
+        field("full_name", Utf8, false),
+        field("birth_date_text", Utf8, true),
+        field("phone", Utf8, true),
+        field("email", Utf8, true),
+        field("national_id", Utf8, true),
+        field("city", Utf8, false),
+        field("country", Utf8, false),
+        field("income", Float64, true),
+        field("true_customer_id", Int64, false),
+    ]))
+}
+
 pub(super) fn accounts() -> SchemaRef {
     Arc::new(Schema::new(vec![
         field("account_id", Int64, false),

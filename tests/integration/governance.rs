@@ -904,6 +904,36 @@ fn bypass_through_error_messages_of_casts() {
 }
 
 #[test]
+fn bypass_through_record_linkage_table_functions() {
+    let bank = Bank::new("linkage");
+    // The linkage functions read their table through the caller's session:
+    // with a PII column as the record id, the ids that come back are the
+    // masked values of the analyst's region, never the raw ones.
+    let pairs = bank.rows(
+        ADAM,
+        "SELECT id_a, id_b FROM dedup_candidates('customers', 'email', 'name', 'gender', 0, 1000000)",
+    );
+    let clusters = bank.rows(
+        ADAM,
+        "SELECT id, cluster_id FROM dedup_clusters('customers', 'email', 'name', 'gender', 0, 1000000)",
+    );
+    let seen: BTreeSet<String> = column_set(&pairs, "id_a")
+        .into_iter()
+        .chain(column_set(&pairs, "id_b"))
+        .chain(column_set(&clusters, "id"))
+        .chain(column_set(&clusters, "cluster_id"))
+        .collect();
+    assert!(!seen.is_empty());
+    assert!(seen.is_subset(&south_emails(&bank)), "{seen:?}");
+    assert!(seen.is_disjoint(&bank.raw_values("email")));
+    bank.assert_audited(
+        "adam",
+        "SELECT id_a, id_b FROM dedup_candidates('customers', 'email', 'name', 'gender', 0, 1000000)",
+        "ok",
+    );
+}
+
+#[test]
 fn audit_log_is_for_auditors_only() {
     let bank = Bank::new("auditor");
     bank.rows(ADAM, "SELECT count(*) AS n FROM customers");
@@ -1044,23 +1074,25 @@ fn audit_verify_detects_a_truncated_tail_against_a_known_head() {
 
 // --- Erasure, subject access, retention -------------------------------------
 
-const PERSONAL_TABLES: [&str; 8] = [
-    "accounts",
-    "app_events",
-    "campaign_responses",
-    "consents",
-    "customers",
-    "loans",
-    "positions",
-    "transactions",
+/// The demo's personal-data tables and their subject columns.
+const PERSONAL_TABLES: [(&str, &str); 9] = [
+    ("accounts", "customer_id"),
+    ("app_events", "customer_id"),
+    ("campaign_responses", "customer_id"),
+    ("consents", "customer_id"),
+    ("customers", "customer_id"),
+    ("customers_raw", "true_customer_id"),
+    ("loans", "customer_id"),
+    ("positions", "customer_id"),
+    ("transactions", "customer_id"),
 ];
 
 /// A customer with rows in every personal table.
 fn subject_everywhere(bank: &Bank) -> i64 {
     let conditions: Vec<String> = PERSONAL_TABLES
         .iter()
-        .filter(|t| **t != "customers")
-        .map(|t| format!("customer_id IN (SELECT customer_id FROM {})", bank.raw(t)))
+        .filter(|(t, _)| *t != "customers")
+        .map(|(t, subject)| format!("customer_id IN (SELECT {subject} FROM {})", bank.raw(t)))
         .collect();
     bank.scalar(&format!(
         "SELECT min(customer_id) FROM {} WHERE {}",
@@ -1073,11 +1105,11 @@ fn subject_everywhere(bank: &Bank) -> i64 {
 fn counts(bank: &Bank, subject: i64) -> BTreeMap<&'static str, (i64, i64)> {
     PERSONAL_TABLES
         .iter()
-        .map(|t| {
+        .map(|(t, column)| {
             let rows = bank.rows(
                 OWNER,
                 &format!(
-                    "SELECT count(*) FILTER (WHERE customer_id = {subject}) AS s, count(*) AS n FROM {}",
+                    "SELECT count(*) FILTER (WHERE {column} = {subject}) AS s, count(*) AS n FROM {}",
                     bank.raw(t)
                 ),
             );
@@ -1280,7 +1312,11 @@ fn subject_access_exports_every_table_with_a_manifest() {
         let expected = before[table].0;
         assert_eq!(entry["rows"].as_i64(), Some(expected), "{table}");
         assert_eq!(lines.len() as i64, expected, "{table}");
-        assert!(lines.iter().all(|r| field(r, "customer_id") == subject));
+        let column = PERSONAL_TABLES
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map_or("customer_id", |(_, c)| c);
+        assert!(lines.iter().all(|r| field(r, column) == subject), "{table}");
     }
     // Raw values: the export is what the bank holds, not a masked view.
     let customer =

@@ -99,3 +99,9 @@ fn cleaning_functions_match_rapidfuzz_pandas_scipy_and_stdnum() {
     let work = tempfile::tempdir().expect("temp dir");
     run_reference_in("cleaning.py", work.path(), &[]);
 }
+
+#[test]
+fn record_linkage_matches_pandas_rapidfuzz_and_scipy_on_demo_customers() {
+    let work = tempfile::tempdir().expect("temp dir");
+    run_reference_in("linkage.py", crate::common::demo_dir(), &[work.path()]);
+}

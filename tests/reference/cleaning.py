@@ -1,6 +1,9 @@
-"""Cleaning functions against rapidfuzz, pandas, scipy and python-stdnum, run live. String similarities: jaro_similarity, jaro_winkler_similarity and
-token_set_ratio on 20,000 pairs of names with typing errors (swapped, dropped, doubled and
-replaced characters, reordered and repeated words, case, CJK and accented names, empty strings).
+"""Cleaning functions against rapidfuzz, pandas, scipy, python-stdnum, phonenumbers, jellyfish,
+metaphone and Python's own unicodedata and datetime, run live. String similarities:
+jaro_similarity, jaro_winkler_similarity and token_set_ratio on 20,000 pairs of names with typing
+errors (swapped, dropped, doubled and replaced characters, reordered and repeated words, case, CJK
+and accented names, empty strings). Then imputation and outliers, identifiers, phone numbers,
+dates, phonetic keys and width and whitespace folding.
 
 Usage: python cleaning.py FINSIGHT_BINARY WORK_DIR
 Exits 1 listing every mismatch.
@@ -232,6 +235,177 @@ print(f"{'ok' if bad == 0 else 'FAIL':4} cn_resident_id_upgrade of {len(got)} 15
       f"18-digit ID, disagreements: {bad}")
 if bad:
     failures.append("cn_resident_id_upgrade")
+
+# Phone numbers against the Python phonenumbers package 9.0.42 (the metadata release the crate
+# carries): example numbers of every type for eight regions, written in national, international
+# and E.164 form with separators, 00 prefixes, full-width digits, one digit dropped or added, and
+# random digit strings; expected is format_number(parse(text, region), E164) when
+# is_valid_number holds, else NULL.
+import phonenumbers
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+regions = ["CN", "GB", "HK", "US", "DE", "FR", "SG", "JP"]
+types = [PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.TOLL_FREE]
+phones = []
+for region in regions:
+    for kind in types:
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is None:
+            continue
+        national = str(example.national_number)
+        for _ in range(60):
+            digits = list(national)
+            # Vary the subscriber digits, keep the range's prefix.
+            for i in range(max(3, len(digits) - 4), len(digits)):
+                digits[i] = str(int(rng.integers(0, 10)))
+            number = phonenumbers.parse("+" + str(example.country_code) + "".join(digits))
+            form = int(rng.integers(0, 8))
+            if form == 0:
+                text = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+            elif form == 1:
+                text = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+            elif form == 2:
+                text = "00" + phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
+            elif form == 3:
+                text = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL).replace(" ", "-")
+            elif form == 4:
+                text = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c
+                               for c in phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
+            elif form == 5:
+                e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+                k = int(rng.integers(4, len(e164)))
+                text = e164[:k] + e164[k + 1:]
+            elif form == 6:
+                text = phonenumbers.format_number(number, PhoneNumberFormat.E164) + str(int(rng.integers(0, 10)))
+            else:
+                text = "".join(str(int(d)) for d in rng.integers(0, 10, int(rng.integers(5, 13))))
+            phones.append((text, regions[int(rng.integers(0, len(regions)))] if form >= 6 else region))
+pd.DataFrame(phones, columns=["t", "region"]).to_parquet(os.path.join(WORK, "phones.parquet"))
+
+
+def e164(text, region):
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164) if phonenumbers.is_valid_number(number) else None
+
+
+got = finsight_frame("SELECT t, region, phone_e164(t, region) AS e164 FROM 'phones.parquet'")
+expected = [e164(t, r) for t, r in zip(got["t"], got["region"])]
+wrong = [(t, r, g, e) for t, r, g, e in zip(got["t"], got["region"], got["e164"], expected)
+         if (None if pd.isna(g) else g) != e]
+print(f"{'ok' if not wrong else 'FAIL':4} phone_e164 vs phonenumbers {phonenumbers.__version__}, {len(got)} numbers "
+      f"({sum(e is not None for e in expected)} valid), disagreements: {len(wrong)}" + (f", e.g. {wrong[:3]}" if wrong else ""))
+if wrong:
+    failures.append("phone_e164 vs phonenumbers")
+
+# Dates against Python's datetime.strptime with the same formats in the same order: random dates
+# from 1900 to 2030 in each default format (numbers with and without leading zeros, month names
+# in three cases), impossible dates, day-first dates (not read without a format) and noise.
+from datetime import date, datetime, timedelta
+
+DEFAULT_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日", "%d %b %Y", "%d %B %Y",
+                   "%d-%b-%Y", "%b %d %Y", "%b %d, %Y", "%B %d %Y", "%B %d, %Y", "%Y-%m-%dT%H:%M:%S",
+                   "%Y-%m-%d %H:%M:%S"]
+texts = []
+for _ in range(6000):
+    day = date(1900, 1, 1) + timedelta(days=int(rng.integers(0, 47_000)))
+    form = DEFAULT_FORMATS[int(rng.integers(0, len(DEFAULT_FORMATS)))] if rng.random() < 0.8 else \
+        ["%d/%m/%Y", "%m/%d/%y", "%Y-%d-%m"][int(rng.integers(0, 3))]
+    text = datetime(day.year, day.month, day.day, int(rng.integers(0, 24)), int(rng.integers(0, 60)),
+                    int(rng.integers(0, 60))).strftime(form)
+    if form != "%Y%m%d" and rng.random() < 0.3:
+        text = text.replace("/0", "/").replace("-0", "-").replace("年0", "年").replace("月0", "月")
+    if rng.random() < 0.2:
+        text = text.upper() if rng.random() < 0.5 else text.lower()
+    texts.append(text)
+texts += ["2023-02-29", "2024-02-29", "1900-02-29", "2000-02-29", "2024-04-31", "2024-13-01", "2024-00-10",
+          "31 Feb 2024", "", "  ", "tomorrow", "2024-03-05 25:00:00", "２０２４年３月５日", " 2024-03-05 "]
+pd.DataFrame({"t": texts}).to_parquet(os.path.join(WORK, "dates.parquet"))
+
+
+def strptime_first(text, formats):
+    text = "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else (" " if c == "\u3000" else c)
+                   for c in text).strip()
+    for form in formats:
+        try:
+            return datetime.strptime(text, form).date()
+        except ValueError:
+            continue
+    return None
+
+
+got = finsight_frame("SELECT t, parse_date(t) AS d, parse_date(t, '%d/%m/%Y', '%m/%d/%y') AS d2 FROM 'dates.parquet'")
+wrong = []
+for t, d, d2 in zip(got["t"], got["d"], got["d2"]):
+    for value, formats in [(d, DEFAULT_FORMATS), (d2, ["%d/%m/%Y", "%m/%d/%y"])]:
+        value = None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+        if value != strptime_first(t, formats):
+            wrong.append((t, value, strptime_first(t, formats)))
+print(f"{'ok' if not wrong else 'FAIL':4} parse_date vs datetime.strptime over the same formats, {len(got)} strings "
+      f"({sum(strptime_first(t, DEFAULT_FORMATS) is not None for t in got['t'])} dates), disagreements: {len(wrong)}"
+      + (f", e.g. {wrong[:3]}" if wrong else ""))
+if wrong:
+    failures.append("parse_date vs strptime")
+
+# Phonetic keys against jellyfish's Soundex and the metaphone package's Double Metaphone (primary
+# code, which Philips' algorithm caps at 4 characters) on the British names of the demo and more.
+import jellyfish
+from metaphone import doublemetaphone
+
+NAMES = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson", "Wright",
+         "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson", "Clarke",
+         "Patel", "Khan", "Lewis", "James", "Phillips", "Mason", "Mitchell", "Rose", "Davis", "Rodriguez",
+         "Cox", "Alexander", "Morgan", "Moore", "Hughes", "Knight", "Schmidt", "Schneider", "Fischer", "Weber",
+         "Meyer", "Wagner", "Becker", "Hoffmann", "Gonzalez", "Hernandez", "Lopez", "Martinez", "Xavier",
+         "Ashcraft", "Tymczak", "Pfister", "Honeyman", "Lee", "Ng", "Oliver", "Amelia", "Isla", "Ava", "Mia",
+         "Harry", "George", "Noah", "Jack", "Jacob", "Charlie", "Thomas", "Oscar", "William", "Ghislaine",
+         "Siobhan", "Niamh", "Aoife", "Catherine", "Kathryn", "Caitlin", "Philippa", "Wojciech", "Zbigniew",
+         "Czerny", "Tchaikovsky", "Gnome", "Aubrey", "Chloe", "Michael", "Sophie", "Xiang", "Zhou", "Wang"]
+names = sorted(set(NAMES + [a + b for a, b in zip(NAMES, NAMES[1:]) if len(a + b) < 14]))
+pd.DataFrame({"t": names}).to_parquet(os.path.join(WORK, "phonetic.parquet"))
+got = finsight_frame("SELECT t, soundex(t) AS s, double_metaphone(t) AS m FROM 'phonetic.parquet'")
+wrong_s = [(t, s, jellyfish.soundex(t)) for t, s in zip(got["t"], got["s"]) if s != jellyfish.soundex(t)]
+# Where the two implementations part, Apache commons-codec's (rphonetic's) is the one followed,
+# each case checked against Philips' original C++: "ch" ending a word after a vowel is K in
+# commons-codec (its documented end-of-word rule; Wojciech AJSK, the package gives AJSX), and a
+# "gh" two letters after an h is silent by Philips' "Parker's rule" (Hughes HS; the package
+# gives HHS, keeping the h).
+KNOWN = {"Hughes": ("HS", "HHS"), "HughesKnight": ("HSKN", "HHSK"), "Wojciech": ("AJSK", "AJSX")}
+wrong_m = [(t, m, doublemetaphone(t)[0][:4]) for t, m in zip(got["t"], got["m"])
+           if m != doublemetaphone(t)[0][:4] and KNOWN.get(t) != (m, doublemetaphone(t)[0][:4])]
+known = [t for t in got["t"] if t in KNOWN]
+print(f"     double_metaphone: {len(known)} known differences from the metaphone package: {known}")
+print(f"{'ok' if not wrong_s else 'FAIL':4} soundex vs jellyfish.soundex, {len(got)} names, disagreements: "
+      f"{len(wrong_s)}" + (f", e.g. {wrong_s[:3]}" if wrong_s else ""))
+print(f"{'ok' if not wrong_m else 'FAIL':4} double_metaphone vs metaphone.doublemetaphone, {len(got)} names, "
+      f"disagreements: {len(wrong_m)}" + (f", e.g. {wrong_m[:3]}" if wrong_m else ""))
+if wrong_s:
+    failures.append("soundex vs jellyfish")
+if wrong_m:
+    failures.append("double_metaphone vs metaphone")
+
+# Width and whitespace folding against unicodedata.normalize('NFKC') and str.split(): strings of
+# full-width ASCII, ideographic and no-break spaces, tabs, CJK ideographs and ASCII.
+import unicodedata
+
+alphabet = ([chr(c) for c in range(0xFF01, 0xFF5F)] + ["\u3000", "\u00a0", "\t", "\n", " ", " "]
+            + list("张伟王芳李娜欧阳") + list("abcXYZ019@.-"))
+texts = ["".join(alphabet[int(i)] for i in rng.integers(0, len(alphabet), int(rng.integers(0, 25))))
+         for _ in range(5000)]
+pd.DataFrame({"t": texts}).to_parquet(os.path.join(WORK, "widths.parquet"))
+got = finsight_frame("SELECT t, to_halfwidth(t) AS h, squeeze_whitespace(t) AS w FROM 'widths.parquet'")
+# NFKC also maps the no-break space to a space; to_halfwidth keeps it (it is not a full-width form).
+wrong_h = [t for t, h in zip(got["t"], got["h"]) if h != unicodedata.normalize("NFKC", t.replace("\u00a0", "\x00")).replace("\x00", "\u00a0")]
+wrong_w = [t for t, w in zip(got["t"], got["w"]) if w != " ".join(t.split())]
+print(f"{'ok' if not wrong_h else 'FAIL':4} to_halfwidth vs unicodedata NFKC, {len(got)} strings, disagreements: {len(wrong_h)}")
+print(f"{'ok' if not wrong_w else 'FAIL':4} squeeze_whitespace vs ' '.join(s.split()), {len(got)} strings, "
+      f"disagreements: {len(wrong_w)}")
+if wrong_h:
+    failures.append("to_halfwidth vs NFKC")
+if wrong_w:
+    failures.append("squeeze_whitespace vs str.split")
 
 if failures:
     print("\n".join(["", "MISMATCHES:"] + failures))

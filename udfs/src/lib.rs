@@ -80,6 +80,7 @@ pub fn window_functions() -> Vec<WindowUDF> {
 /// Table functions of every domain.
 pub fn table_functions() -> Vec<TableFunction> {
     let mut functions = customer::table_functions();
+    functions.extend(cleaning::table_functions());
     functions.extend(fairness::table_functions());
     functions.extend(privacy::table_functions());
     functions.extend(risk::table_functions());

@@ -33,6 +33,7 @@ pub fn backing_query(provider: &dyn TableProvider) -> Option<&str> {
     crate::privacy::pii_scan::backing_query(provider)
         .or_else(|| crate::privacy::k_anonymity_classes::backing_query(provider))
         .or_else(|| crate::fairness::backing_query(provider))
+        .or_else(|| crate::cleaning::backing_query(provider))
 }
 
 /// The SQL text argument that returns (basket, item) rows.

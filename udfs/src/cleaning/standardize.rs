@@ -1,7 +1,8 @@
-//! One scalar implementation for the identifier checks and
-//! standardisations (`iban_is_valid`, `iban_normalize`,
-//! `cn_resident_id_is_valid`, `cn_resident_id_upgrade`): each reads a
-//! string per row and returns a flag or the standard form, NULL for NULL.
+//! One scalar implementation for the checks and standard forms of one
+//! string (`iban_is_valid`, `iban_normalize`, `cn_resident_id_is_valid`,
+//! `cn_resident_id_upgrade`, `email_normalize`, `to_halfwidth`,
+//! `squeeze_whitespace`, `soundex`, `double_metaphone`): each reads a string
+//! per row and returns a flag or the standard form, NULL for NULL.
 
 use std::sync::{Arc, LazyLock};
 
@@ -23,6 +24,11 @@ pub enum Standardize {
     IbanNormalize,
     CnResidentIdIsValid,
     CnResidentIdUpgrade,
+    EmailNormalize,
+    ToHalfwidth,
+    SqueezeWhitespace,
+    Soundex,
+    DoubleMetaphone,
 }
 
 impl Standardize {
@@ -32,13 +38,21 @@ impl Standardize {
             Self::IbanNormalize => "iban_normalize",
             Self::CnResidentIdIsValid => "cn_resident_id_is_valid",
             Self::CnResidentIdUpgrade => "cn_resident_id_upgrade",
+            Self::EmailNormalize => "email_normalize",
+            Self::ToHalfwidth => "to_halfwidth",
+            Self::SqueezeWhitespace => "squeeze_whitespace",
+            Self::Soundex => "soundex",
+            Self::DoubleMetaphone => "double_metaphone",
         }
     }
 
     fn argument(self) -> &'static str {
         match self {
             Self::IbanIsValid | Self::IbanNormalize => "iban",
-            _ => "id",
+            Self::CnResidentIdIsValid | Self::CnResidentIdUpgrade => "id",
+            Self::EmailNormalize => "email",
+            Self::ToHalfwidth | Self::SqueezeWhitespace => "text",
+            Self::Soundex | Self::DoubleMetaphone => "name",
         }
     }
 
@@ -53,6 +67,11 @@ impl Standardize {
             Self::CnResidentIdIsValid | Self::CnResidentIdUpgrade => {
                 super::cn_resident_id_upgrade::cn_resident_id_upgrade(text)
             }
+            Self::EmailNormalize => super::email_normalize::email_normalize(text),
+            Self::ToHalfwidth => Some(super::to_halfwidth::to_halfwidth(text)),
+            Self::SqueezeWhitespace => Some(super::squeeze_whitespace::squeeze_whitespace(text)),
+            Self::Soundex => super::soundex::soundex(text),
+            Self::DoubleMetaphone => super::double_metaphone::double_metaphone(text),
         }
     }
 
@@ -62,6 +81,11 @@ impl Standardize {
             Self::IbanNormalize => &super::iban_normalize::DOCUMENTATION,
             Self::CnResidentIdIsValid => &super::cn_resident_id_is_valid::DOCUMENTATION,
             Self::CnResidentIdUpgrade => &super::cn_resident_id_upgrade::DOCUMENTATION,
+            Self::EmailNormalize => &super::email_normalize::DOCUMENTATION,
+            Self::ToHalfwidth => &super::to_halfwidth::DOCUMENTATION,
+            Self::SqueezeWhitespace => &super::squeeze_whitespace::DOCUMENTATION,
+            Self::Soundex => &super::soundex::DOCUMENTATION,
+            Self::DoubleMetaphone => &super::double_metaphone::DOCUMENTATION,
         }
     }
 }
@@ -130,5 +154,58 @@ impl ScalarUDFImpl for StandardizeFunc {
 
     fn documentation(&self) -> Option<&Documentation> {
         Some(self.standardize.documentation())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::Standardize;
+
+    const ALL: [Standardize; 9] = [
+        Standardize::IbanIsValid,
+        Standardize::IbanNormalize,
+        Standardize::CnResidentIdIsValid,
+        Standardize::CnResidentIdUpgrade,
+        Standardize::EmailNormalize,
+        Standardize::ToHalfwidth,
+        Standardize::SqueezeWhitespace,
+        Standardize::Soundex,
+        Standardize::DoubleMetaphone,
+    ];
+
+    proptest! {
+        // The crates behind these (rphonetic, rlibphonenumber, chrono) index
+        // bytes; no string a user types may panic them.
+        #[test]
+        fn no_string_panics(text in "\\PC{0,40}", region in "[A-Z]{2}") {
+            for standardize in ALL {
+                let _ = standardize.standard(&text);
+            }
+            let region = rlibphonenumber::Region::from_code(&region).ok();
+            let _ = super::super::phone_e164::phone_e164(&text, region);
+            let _ = super::super::parse_date::parse_date(&text, super::super::parse_date::DEFAULT_FORMATS);
+        }
+    }
+
+    #[test]
+    fn accented_and_mixed_script_names_are_encoded() {
+        assert_eq!(
+            Standardize::Soundex.standard("Müller").as_deref(),
+            Some("M460")
+        );
+        assert_eq!(
+            Standardize::DoubleMetaphone
+                .standard("Hall Siobhán")
+                .as_deref(),
+            Standardize::DoubleMetaphone
+                .standard("Hall Siobhan")
+                .as_deref()
+        );
+        assert_eq!(
+            Standardize::DoubleMetaphone.standard("王伟 Wang"),
+            Some("ANK".into())
+        );
     }
 }
