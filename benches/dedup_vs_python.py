@@ -11,6 +11,10 @@ rapidfuzz's process.cpdist (vectorised C++, workers=-1) for the names, numpy for
 columns, scipy's connected_components. Both must find the same number of clusters.
 
   python3 benches/dedup_vs_python.py target/release/finsight DIR [--scales 1 10] [--runs 5]
+
+Measured (2 cores, 24 GB): scale 1, 115,168 records: finsight 1.13 s (1.10-1.20), Python 3.38 s
+(2.87-4.69), the same 100,325 clusters. Scale 10, 1,151,066 records: finsight 87 s, peak RSS
+4.1 GB; the Python side is killed out of memory (its self-join on the birth date).
 """
 import argparse
 import re
@@ -63,7 +67,7 @@ def python_linkage(records, compare, blocking, threshold):
         score = total / count
     keep = score >= threshold
     graph = coo_matrix((np.ones(keep.sum()), (a[keep], b[keep])), shape=(len(records), len(records)))
-    return connected_components(graph, directed=False)[0]
+    return connected_components(graph, directed=False)[1]
 
 
 def main():
