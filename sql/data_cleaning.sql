@@ -81,6 +81,18 @@ SELECT raw_id, income, income_outlier,
        income IS NULL OR income_outlier AS income_imputed
 FROM incomes_checked;
 
+-- Why the median: a mean fill is pulled up by the private bank's incomes,
+-- and a mode fill of incomes in 10,000 bands by the most common band only.
+SELECT country, round(max(mean_fill)) AS mean_fill, round(max(median_fill)) AS median_fill,
+       max(band_fill) AS mode_band_fill
+FROM (SELECT country,
+             CASE WHEN income IS NULL THEN impute_mean(income) OVER (PARTITION BY country) END AS mean_fill,
+             CASE WHEN income IS NULL THEN impute_median(income) OVER (PARTITION BY country) END AS median_fill,
+             CASE WHEN income IS NULL THEN impute_mode(CAST(floor(income / 10000) * 10000 AS BIGINT))
+                                           OVER (PARTITION BY country) END AS band_fill
+      FROM incomes_checked WHERE NOT coalesce(income_outlier, false))
+GROUP BY country ORDER BY country;
+
 SELECT count(*) FILTER (WHERE income IS NULL) AS missing,
        count(*) FILTER (WHERE income_outlier) AS outliers,
        count(*) FILTER (WHERE income_imputed) AS imputed
@@ -130,6 +142,7 @@ FROM record_pairs GROUP BY blocked_on ORDER BY pairs DESC LIMIT 8;
 -- measures of how far apart they are.
 SELECT a.name AS name_a, b.name AS name_b, round(p.score, 3) AS score,
        round(jaro_winkler_similarity(lower(a.name), lower(b.name)), 3) AS jaro_winkler,
+       round(jaro_similarity(lower(a.name), lower(b.name)), 3) AS jaro,
        token_set_ratio(lower(a.name), lower(b.name)) AS token_set,
        double_metaphone(a.name) = double_metaphone(b.name) AS sounds_alike
 FROM record_pairs p JOIN customers_clean a ON a.raw_id = p.id_a JOIN customers_clean b ON b.raw_id = p.id_b
