@@ -22,6 +22,20 @@ pub fn coerce_numeric(function: &str, argument: &str, data_type: &DataType) -> R
     }
 }
 
+/// The Utf8 coercion of one string argument (any string type, a
+/// dictionary of strings, or NULL), or a plan error naming the function and
+/// the argument.
+pub fn coerce_string(function: &str, argument: &str, data_type: &DataType) -> Result<DataType> {
+    match data_type {
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Null
+        | DataType::Dictionary(_, _) => Ok(DataType::Utf8),
+        t => plan_err!("{function}: argument '{argument}' must be a string, got {t}"),
+    }
+}
+
 /// Checks the argument count against `names`.
 pub fn check_arity(function: &str, names: &[&str], arg_types: &[DataType]) -> Result<()> {
     if arg_types.len() != names.len() {

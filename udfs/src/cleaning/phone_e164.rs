@@ -9,7 +9,7 @@ use datafusion::arrow::array::{Array, ArrayRef, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::cast::as_string_array;
-use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_STRING;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -18,7 +18,7 @@ use datafusion::logical_expr::{
 use rlibphonenumber::{PhoneNumber, PhoneNumberFormat, Region};
 
 use super::to_halfwidth::to_halfwidth;
-use crate::kernel::{all_scalar, check_arity, finish};
+use crate::kernel::{all_scalar, check_arity, coerce_string, finish};
 
 const NAME: &str = "phone_e164";
 const ARGUMENTS: [&str; 2] = ["phone", "default_region"];
@@ -69,14 +69,7 @@ impl ScalarUDFImpl for PhoneE164Func {
         arg_types
             .iter()
             .zip(ARGUMENTS)
-            .map(|(t, argument)| match t {
-                DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Null
-                | DataType::Dictionary(_, _) => Ok(DataType::Utf8),
-                t => plan_err!("{NAME}: argument '{argument}' must be a string, got {t}"),
-            })
+            .map(|(t, argument)| coerce_string(NAME, argument, t))
             .collect()
     }
 

@@ -8,14 +8,14 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::array::{ArrayRef, Float64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Result;
 use datafusion::common::cast::as_string_array;
-use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
 };
 
-use crate::kernel::{all_scalar, check_arity, finish};
+use crate::kernel::{all_scalar, check_arity, coerce_string, finish};
 
 /// The similarity, and so the function's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,14 +89,7 @@ impl ScalarUDFImpl for SimilarityFunc {
         arg_types
             .iter()
             .zip(ARGUMENTS)
-            .map(|(t, argument)| match t {
-                DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Null
-                | DataType::Dictionary(_, _) => Ok(DataType::Utf8),
-                t => plan_err!("{name}: argument '{argument}' must be a string, got {t}"),
-            })
+            .map(|(t, argument)| coerce_string(name, argument, t))
             .collect()
     }
 

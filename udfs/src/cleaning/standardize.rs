@@ -9,14 +9,14 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::array::{ArrayRef, BooleanArray, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Result;
 use datafusion::common::cast::as_string_array;
-use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
 };
 
-use crate::kernel::{all_scalar, check_arity, finish};
+use crate::kernel::{all_scalar, check_arity, coerce_string, finish};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Standardize {
@@ -116,14 +116,7 @@ impl ScalarUDFImpl for StandardizeFunc {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         let (name, argument) = (self.standardize.name(), self.standardize.argument());
         check_arity(name, &[argument], arg_types)?;
-        match &arg_types[0] {
-            DataType::Utf8
-            | DataType::LargeUtf8
-            | DataType::Utf8View
-            | DataType::Null
-            | DataType::Dictionary(_, _) => Ok(vec![DataType::Utf8]),
-            t => plan_err!("{name}: argument '{argument}' must be a string, got {t}"),
-        }
+        Ok(vec![coerce_string(name, argument, &arg_types[0])?])
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
