@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod catalog;
 pub mod demo;
+pub mod dialect;
 pub mod docs;
 pub mod dp;
 pub mod encryption;

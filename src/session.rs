@@ -139,6 +139,9 @@ pub fn new_session_without_tables(options: &SessionOptions) -> Result<SessionCon
         .crypto
         .factory_id = Some(FACTORY_ID.to_string());
     udfs::register_all(&ctx, &options.keyring);
+    // JSON access: json_get, json_get_str..., json_length, json_contains,
+    // json_object_keys and the `->` / `->>` operators (datafusion-contrib).
+    datafusion_functions_json::register_all(&mut *ctx.state_ref().write())?;
     // Replaces DataFusion's date_trunc: same results, faster calendar periods.
     ctx.register_udf(engine::date_trunc::date_trunc());
     if let Some(governance) = &options.governance {

@@ -508,7 +508,7 @@ pub async fn dataframe(ctx: &SessionContext, sql: &str, access: &mut Access) -> 
     if let Some(grant) = parse_budget_grant(&sql)? {
         return grant_budget(ctx, &grant, &sql);
     }
-    let plan = state.create_logical_plan(&sql).await?;
+    let plan = crate::dialect::logical_plan(ctx, &sql).await?;
     let governance = Governance::of(ctx);
     if let Some(governance) = &governance {
         governance.check(&plan)?;
@@ -592,7 +592,12 @@ async fn execute_unaudited(
     }
     let df = dataframe(ctx, statement, access).await?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let stream = df.execute_stream().await?;
+    // Physical planning refuses some forms the logical planner took
+    // (correlated subqueries it could not decorrelate): name the alternative.
+    let stream = df
+        .execute_stream()
+        .await
+        .map_err(|e| crate::dialect::hints::explain(statement, e))?;
     let (batches, total_rows) = crate::output::collect_limited(stream, limit).await?;
     Ok(Outcome::Rows {
         schema,

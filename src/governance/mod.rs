@@ -179,9 +179,19 @@ impl Governance {
     fn check_statement(&self, plan: &LogicalPlan) -> DfResult<()> {
         let base = self.base_tables.get();
         let is_base = |name: &str| base.is_some_and(|b| b.contains(name));
+        // A table the session made itself: in the default schema, and not
+        // one of the policy's tables (nor audit.*, governance.*, privacy.*).
+        let is_own = |table: &datafusion::common::TableReference| {
+            base.is_some_and(|b| !b.contains(table.table()))
+                && table.schema().is_none_or(|s| s == "public")
+                && table.catalog().is_none_or(|c| c == "datafusion")
+        };
         let files = self.may_use_files();
         plan.apply_with_subqueries(|node| {
             match node {
+                // A table of the session's own (CREATE TABLE AS) holds only
+                // what its creator could read.
+                LogicalPlan::Dml(dml) if is_own(&dml.table_name) => {}
                 LogicalPlan::Dml(dml) => {
                     self.denied(&format!("modify table '{}' ({})", dml.table_name, dml.op))?;
                 }
@@ -190,6 +200,7 @@ impl Governance {
                     DdlStatement::CreateView(v) if !is_base(v.name.table()) => {}
                     DdlStatement::CreateMemoryTable(t) if !is_base(t.name.table()) => {}
                     DdlStatement::DropView(v) if !is_base(v.name.table()) => {}
+                    DdlStatement::DropTable(t) if is_own(&t.name) => {}
                     DdlStatement::CreateExternalTable(t) if files && !is_base(t.name.table()) => {}
                     DdlStatement::CreateExternalTable(_) => {
                         self.denied("read files directly (CREATE EXTERNAL TABLE)")?;

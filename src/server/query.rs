@@ -162,7 +162,14 @@ impl Queries {
         };
         match result {
             Ok(df) => {
-                let schema = client_schema(df.schema().as_arrow());
+                let schema = match analyzed_schema(&ctx, df.logical_plan()) {
+                    Ok(schema) => schema,
+                    Err(e) => {
+                        let message = e.strip_backtrace();
+                        record(session, &audited, &access, None, Some(&message))?;
+                        return Err(status_of(&e, &self.limits));
+                    }
+                };
                 Ok(Planned {
                     session: Arc::clone(session),
                     statement: audited,
@@ -538,6 +545,23 @@ fn client_field(field: &FieldRef) -> FieldRef {
         )
         .with_metadata(field.metadata().clone()),
     )
+}
+
+/// The schema clients are told, and batches are sent in: that of the
+/// analyzed plan. Type coercion runs in the analyzer, after the SQL planner
+/// made `df.schema()`: `SELECT 1 UNION ALL SELECT 2.5` is Int64 there and
+/// Float64 when it runs, and casting the rows to the planner's schema
+/// turned 2.5 into 2.
+pub fn analyzed_schema(
+    ctx: &SessionContext,
+    plan: &datafusion::logical_expr::LogicalPlan,
+) -> datafusion::common::Result<SchemaRef> {
+    let state = ctx.state();
+    let analyzed =
+        state
+            .analyzer()
+            .execute_and_check(plan.clone(), state.config_options(), |_, _| {})?;
+    Ok(client_schema(analyzed.schema().as_arrow()))
 }
 
 pub fn client_schema(schema: &Schema) -> SchemaRef {

@@ -383,10 +383,14 @@ impl FlightSqlService for FinsightFlightSql {
             Ok(Some(dp)) => crate::dp::schema(&session.ctx, &dp)
                 .await
                 .map(|schema| (schema, Default::default())),
-            Ok(None) => match session.ctx.state().create_logical_plan(&sql).await {
-                Ok(plan) => plan
-                    .get_parameter_types()
-                    .map(|types| (Arc::new(plan.schema().as_arrow().clone()), types)),
+            Ok(None) => match crate::dialect::logical_plan(&session.ctx, &sql).await {
+                Ok(plan) => plan.get_parameter_types().map(|types| {
+                    // Unbound parameters can keep the analyzer from typing
+                    // the plan; then the planner's schema is the best known.
+                    let schema = super::query::analyzed_schema(&session.ctx, &plan)
+                        .unwrap_or_else(|_| Arc::new(plan.schema().as_arrow().clone()));
+                    (schema, types)
+                }),
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),

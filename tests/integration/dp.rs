@@ -175,6 +175,14 @@ fn the_researcher_reads_personal_tables_only_through_dp_aggregates() {
         "EXPLAIN SELECT * FROM customers",
         "SELECT * FROM pii_scan('SELECT email FROM customers')",
         "SELECT percentile_cont(amount, 0.5) FROM transactions",
+        // Other dialects' forms (src/dialect): PIVOT reads the distinct
+        // values of its ON column through the same check.
+        "PIVOT customers ON segment USING count(*)",
+        "SELECT * FROM customers PIVOT (count(*) FOR segment IN ('retail'))",
+        "UNPIVOT customers ON email, name INTO NAME k VALUE v",
+        "SELECT count(*) FROM customers TABLESAMPLE (10 ROWS)",
+        "SELECT arg_max(customer_id, income), count_if(income > 0) FROM customers",
+        "SELECT count(*) FROM branches JOIN customers USING (region) WHERE region = 'south'",
     ] {
         bank.refused(DANA, attempt, denied);
     }

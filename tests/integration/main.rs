@@ -3,6 +3,7 @@
 //! S3-compatible server on loopback. One test binary, one link step.
 
 mod common;
+mod compat;
 mod data_access;
 mod demo;
 mod dp;

@@ -1,5 +1,6 @@
 //! finsight's SQL functions, grouped by domain (`customer`, `risk`,
-//! `privacy`, `fairness`, `operations`, `cleaning`), one SQL function per file.
+//! `privacy`, `fairness`, `operations`, `cleaning`, `dialect`), one SQL function
+//! per file.
 //!
 //! Every function is a vectorized DataFusion UDF over Arrow arrays, handles
 //! NULLs, carries a [`Documentation`] (shown by the shell's `\df` and `\h`,
@@ -11,6 +12,7 @@
 
 pub mod cleaning;
 pub mod customer;
+pub mod dialect;
 pub mod fairness;
 pub mod operations;
 pub mod privacy;
@@ -54,6 +56,7 @@ pub fn scalar_functions() -> Vec<ScalarUDF> {
 pub fn scalar_functions_with_keyring(keyring: &Arc<Keyring>) -> Vec<ScalarUDF> {
     let mut functions = customer::scalar_functions();
     functions.extend(cleaning::scalar_functions());
+    functions.extend(dialect::scalar_functions());
     functions.extend(operations::scalar_functions());
     functions.extend(privacy::scalar_functions(keyring));
     functions.extend(risk::scalar_functions());
@@ -63,6 +66,7 @@ pub fn scalar_functions_with_keyring(keyring: &Arc<Keyring>) -> Vec<ScalarUDF> {
 /// Aggregate functions of every domain.
 pub fn aggregate_functions() -> Vec<AggregateUDF> {
     let mut functions = customer::aggregate_functions();
+    functions.extend(dialect::aggregate_functions());
     functions.extend(fairness::aggregate_functions());
     functions.extend(operations::aggregate_functions());
     functions.extend(privacy::aggregate_functions());
