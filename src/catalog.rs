@@ -117,7 +117,60 @@ pub async fn register_dir(ctx: &SessionContext, dir: &Path) -> Result<Vec<Datase
     Ok(datasets)
 }
 
+/// Refuses a Parquet file that cannot be one (shorter than the 12 bytes of
+/// its two magics and footer length, or without them), naming it:
+/// DataFusion would otherwise list a 0-byte file as an empty table.
+fn check_parquet_files(path: &Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    if path.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|e| Error::io("read", path, e))?;
+        for entry in entries.flatten() {
+            let child = entry.path();
+            if child
+                .file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with(['.', '_']))
+            {
+                check_parquet_files(&child)?;
+            }
+        }
+        return Ok(());
+    }
+    if DataFormat::from_path(path) != Some(DataFormat::Parquet) {
+        return Ok(());
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat", path, e))?
+        .len();
+    let mut head = [0u8; 4];
+    let mut tail = [0u8; 4];
+    let magic = len >= 12
+        && file.read_exact(&mut head).is_ok()
+        && file.seek(SeekFrom::End(-4)).is_ok()
+        && file.read_exact(&mut tail).is_ok()
+        // PARE: the magic of files whose footer is encrypted.
+        && (&head == b"PAR1" || &head == b"PARE")
+        && (&tail == b"PAR1" || &tail == b"PARE");
+    if magic {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "{} is not a Parquet file ({len} bytes{}): remove it or write it again",
+            path.display(),
+            if len < 12 {
+                "; a Parquet file has at least 12"
+            } else {
+                ", no PAR1 magic at its start and end"
+            }
+        )))
+    }
+}
+
 async fn register_dataset(ctx: &SessionContext, dataset: &Dataset) -> Result<()> {
+    if dataset.format == DataFormat::Parquet {
+        check_parquet_files(&dataset.path)?;
+    }
     let absolute =
         std::fs::canonicalize(&dataset.path).map_err(|e| Error::io("resolve", &dataset.path, e))?;
     let mut location = absolute.to_string_lossy().to_string();

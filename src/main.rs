@@ -21,10 +21,30 @@ use finsight::server;
 use finsight::session::{self, SessionOptions};
 use finsight::{Error, Result};
 
+/// `finsight --version`: what a bug report needs, the engine's versions and
+/// the build profile (`-V` prints the first line only).
+fn long_version() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{}\nDataFusion {}, Arrow {}\nbuild: {}",
+            env!("CARGO_PKG_VERSION"),
+            datafusion::DATAFUSION_VERSION,
+            datafusion::arrow::ARROW_VERSION,
+            if cfg!(debug_assertions) {
+                "debug (cargo build; `cargo build --release` for speed)"
+            } else {
+                "release"
+            }
+        )
+    });
+    &TEXT
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "finsight",
     version,
+    long_version = long_version(),
     about = "SQL analytics for banks: customer, risk and privacy analytics on Apache DataFusion",
     after_help = "Start with `finsight demo`, which writes a synthetic bank to ./demo_data and opens the shell on it."
 )]

@@ -117,3 +117,22 @@ fn malformed_csv_rows_are_reported_with_context() {
     let err = stderr(&output);
     assert!(err.contains("not_a_number"), "{err}");
 }
+
+#[test]
+fn an_empty_parquet_file_is_an_error_naming_it_not_an_empty_table() {
+    let dir = scratch("data-empty-parquet");
+    std::fs::create_dir_all(dir.join("events")).expect("dir");
+    write(&dir.join("events"), "part-0.parquet", "");
+    let output = run(&[
+        "--dir",
+        dir.to_str().unwrap(),
+        "-c",
+        "SELECT count(*) FROM events",
+    ]);
+    assert_exit(&output, 2);
+    let err = stderr(&output);
+    assert!(
+        err.contains("part-0.parquet is not a Parquet file (0 bytes"),
+        "{err}"
+    );
+}

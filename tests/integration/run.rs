@@ -257,3 +257,25 @@ fn bench_setup_runs_once_before_the_timed_files() {
     assert_ne!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(stderr(&output).contains("t"), "{}", stderr(&output));
 }
+
+#[test]
+fn version_names_the_engine_versions_and_the_build() {
+    let long = run(&["--version"]);
+    assert_exit(&long, 0);
+    let text = stdout(&long);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], format!("finsight {}", env!("CARGO_PKG_VERSION")));
+    // The versions of the design card: DataFusion 55, Arrow 59.
+    assert!(
+        lines[1].starts_with("DataFusion 55.") && lines[1].contains(", Arrow 59."),
+        "{text}"
+    );
+    let profile = if cfg!(debug_assertions) {
+        "build: debug"
+    } else {
+        "build: release"
+    };
+    assert!(lines[2].starts_with(profile), "{text}");
+    let short = run(&["-V"]);
+    assert_eq!(stdout(&short).trim(), lines[0]);
+}

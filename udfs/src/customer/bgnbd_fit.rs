@@ -184,6 +184,23 @@ pub fn fit(histories: &Histories) -> Result<BgNbdFit> {
 /// chunks).
 fn fit_chunks(x: &[&[f64]], t_x: &[&[f64]], t: &[&[f64]]) -> Result<BgNbdFit> {
     let customers: usize = x.iter().map(|c| c.len()).sum();
+    // Without repeat purchases, or with a single customer, the likelihood
+    // has no interior maximum (r or alpha run off to infinity): no model.
+    let repeat_buyers = x
+        .iter()
+        .flat_map(|c| c.iter())
+        .filter(|v| **v > 0.0)
+        .count();
+    if customers < 2 {
+        return exec_err!(
+            "{MODEL_NAME}: {customers} customer(s); a BG/NBD model needs the histories of many customers"
+        );
+    }
+    if repeat_buyers == 0 {
+        return exec_err!(
+            "{MODEL_NAME}: none of the {customers} customers made a repeat purchase (frequency 0 for all); the purchase rate cannot be estimated"
+        );
+    }
     let scale = t.iter().flat_map(|c| c.iter()).copied().fold(0.0, f64::max);
     let scale = if scale > 0.0 { scale } else { 1.0 };
     // Non-buyers first: the likelihood shares them and the repeat buyers
@@ -251,7 +268,14 @@ fn fit_chunks(x: &[&[f64]], t_x: &[&[f64]], t: &[&[f64]]) -> Result<BgNbdFit> {
         params,
         log_likelihood,
         iterations: iterations + minimum.iterations,
-        converged: minimum.converged && log_likelihood.is_finite(),
+        // A parameter past 1e6 is the optimiser walking to the boundary of a
+        // likelihood with no maximum (too few or too regular customers), not
+        // an estimate: flagged as not converged.
+        converged: minimum.converged
+            && log_likelihood.is_finite()
+            && [params.r, params.a, params.b, params.alpha / scale]
+                .iter()
+                .all(|p| p.is_finite() && *p < 1e6),
     })
 }
 

@@ -243,6 +243,15 @@ pub struct LogisticRegressionFit {
 /// converges in few iterations whatever the features' scales.
 pub fn fit(label: &[f64], features: &[Vec<f64>], c: f64) -> Result<LogisticRegressionFit> {
     let n = label.len();
+    // One class identifies no model: the fit would report convergence to an
+    // intercept that only grows with C (scikit-learn refuses the same data).
+    let events = label.iter().filter(|y| **y > 0.5).count();
+    if events == 0 || events == n {
+        return exec_err!(
+            "{MODEL_NAME}: the {n} labelled row(s) hold only one class (all {}); a model needs both 0 and 1",
+            if events == 0 { 0 } else { 1 }
+        );
+    }
     let k = features.len();
     let stats: Vec<(f64, f64)> = features
         .iter()
