@@ -10,7 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/finsight"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+# The release build of `cargo run --release -- demo` (./target unless
+# CARGO_TARGET_DIR is set), not a second one.
+target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 venv="$cache/bench-venv"
 stamp="$venv/.requirements"
 if [ ! -x "$venv/bin/python" ] || ! cmp -s benches/requirements.txt "$stamp"; then
@@ -24,6 +26,6 @@ fi
 binary="${FINSIGHT_BINARY:-}"
 if [ -z "$binary" ]; then
     cargo build --release --quiet --bin finsight
-    binary="$CARGO_TARGET_DIR/release/finsight"
+    binary="$target/release/finsight"
 fi
 exec "$venv/bin/python" benches/compare.py --binary "$binary" "$@"

@@ -6,13 +6,15 @@
 # then runs every Rust test: unit tests, the .slt suite and the integration
 # tests that drive the real binary.
 #
-# The cargo target directory and the venv live under $HOME/.cache/finsight,
-# outside the checkout, so reruns are incremental.
+# The venv lives under $HOME/.cache/finsight, outside the checkout, so reruns
+# are incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cache="${FINSIGHT_CACHE:-$HOME/.cache/finsight}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+# The build goes where `cargo run --release -- demo` put it (./target, or the
+# user's CARGO_TARGET_DIR), so the README's two commands share one target
+# directory; .ci/run sets CARGO_TARGET_DIR to a cache outside the clone.
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$cache/pip}"
 venv="$cache/venv"
 
