@@ -147,6 +147,33 @@ fn render(tokens: &[datafusion::sql::sqlparser::tokenizer::Token]) -> String {
         .collect()
 }
 
+/// An expression or query the rewrites build as SQL text, parsed back. A
+/// failure is a bug in a rewrite, reported with the text.
+fn parse_expr(sql: &str) -> Result<datafusion::sql::sqlparser::ast::Expr> {
+    use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser};
+    Parser::new(&GenericDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| {
+            datafusion::common::plan_datafusion_err!(
+                "SQL rewrite produced an invalid expression ({e}): {sql}"
+            )
+        })
+}
+
+fn parse_query(sql: &str) -> Result<Query> {
+    use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser};
+    Parser::new(&GenericDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_query())
+        .map(|q| *q)
+        .map_err(|e| {
+            datafusion::common::plan_datafusion_err!(
+                "SQL rewrite produced an invalid query ({e}): {sql}"
+            )
+        })
+}
+
 /// `"name"` with embedded quotes doubled.
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

@@ -34,7 +34,7 @@ use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use std::ops::ControlFlow;
 
-use super::{collect, columns_of, quote_ident, render, with_prefix};
+use super::{collect, columns_of, parse_expr, parse_query, quote_ident, render, with_prefix};
 
 /// Most pivot columns a query may make from a column's distinct values.
 const MAX_PIVOT_VALUES: usize = 1000;
@@ -73,25 +73,6 @@ struct UnpivotSpec {
     name: String,
     columns: UnpivotColumns,
     include_nulls: bool,
-}
-
-fn parse_query(sql: &str) -> Result<Query> {
-    Parser::new(&GenericDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_query())
-        .map(|q| *q)
-        .map_err(|e| {
-            plan_datafusion_err!("PIVOT/UNPIVOT rewrite produced invalid SQL ({e}): {sql}")
-        })
-}
-
-fn parse_expr(sql: &str) -> Result<Expr> {
-    Parser::new(&GenericDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| {
-            plan_datafusion_err!("PIVOT rewrite produced an invalid expression ({e}): {sql}")
-        })
 }
 
 /// Lower-case names of the columns an expression reads (unqualified, or the

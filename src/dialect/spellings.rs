@@ -44,23 +44,9 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
-fn parse_expr(sql: &str) -> Result<Expr> {
-    Parser::new(&GenericDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| plan_datafusion_err!("rewrite produced an invalid expression ({e}): {sql}"))
-}
-
-fn parse_query(sql: &str) -> Result<Query> {
-    Parser::new(&GenericDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_query())
-        .map(|q| *q)
-        .map_err(|e| plan_datafusion_err!("rewrite produced an invalid query ({e}): {sql}"))
-}
+use super::{parse_expr, parse_query};
 
 /// Rewrites the spellings of the table above throughout `statement`.
 pub fn rewrite(statement: &mut Statement) -> Result<()> {

@@ -29,6 +29,9 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::{columns_of, with_prefix};
 
+/// A recursive async rewrite (queries nest).
+type Rewrite<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+
 /// Rewrites the USING columns of every query reachable from `statement`
 /// through set operations, CTEs and subqueries in FROM.
 pub async fn rewrite(ctx: &SessionContext, statement: &mut Statement) -> Result<()> {
@@ -51,7 +54,7 @@ fn rewrite_query<'a>(
     ctx: &'a SessionContext,
     query: &'a mut Query,
     stack: &'a mut Vec<Option<With>>,
-) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
+) -> Rewrite<'a> {
     Box::pin(async move {
         if let Some(with) = query.with.as_mut() {
             for cte in with.cte_tables.iter_mut() {
@@ -84,7 +87,7 @@ fn rewrite_set_expr<'a>(
     ctx: &'a SessionContext,
     body: &'a mut SetExpr,
     stack: &'a mut Vec<Option<With>>,
-) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
+) -> Rewrite<'a> {
     Box::pin(async move {
         match body {
             SetExpr::Select(select) => rewrite_select(ctx, select, stack).await.map(|_| ()),
@@ -183,15 +186,15 @@ async fn rewrite_select(
             SelectItem::Wildcard(options) if plain_wildcard(&options) && select.from.len() == 1 => {
                 projection.extend(star.iter().cloned());
             }
-            SelectItem::UnnamedExpr(Expr::Identifier(ident))
-                if merged_all.iter().any(|(n, _)| matches_ident(n, &ident)) =>
-            {
-                let expr = merged_all
-                    .iter()
-                    .find(|(n, _)| matches_ident(n, &ident))
-                    .map(|(_, e)| e.clone())
-                    .expect("checked above");
-                projection.push(SelectItem::ExprWithAlias { expr, alias: ident });
+            SelectItem::UnnamedExpr(Expr::Identifier(ident)) => {
+                // A bare merged column keeps its name as the output's.
+                match merged_all.iter().find(|(n, _)| matches_ident(n, &ident)) {
+                    Some((_, expr)) => projection.push(SelectItem::ExprWithAlias {
+                        expr: expr.clone(),
+                        alias: ident,
+                    }),
+                    None => projection.push(SelectItem::UnnamedExpr(Expr::Identifier(ident))),
+                }
             }
             SelectItem::UnnamedExpr(mut expr) => {
                 substitute(&mut expr, &merged_all);
@@ -235,7 +238,7 @@ fn rewrite_factor_subqueries<'a>(
     ctx: &'a SessionContext,
     factor: &'a mut TableFactor,
     stack: &'a mut Vec<Option<With>>,
-) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
+) -> Rewrite<'a> {
     Box::pin(async move {
         match factor {
             TableFactor::Derived { subquery, .. } => rewrite_query(ctx, subquery, stack).await,
@@ -345,7 +348,9 @@ async fn resolve(
                     };
                     let expr = match &join.join_operator {
                         JoinOperator::Right(_) | JoinOperator::RightOuter(_) => right_expr.clone(),
-                        JoinOperator::FullOuter(_) => coalesce(left.clone(), right_expr.clone()),
+                        JoinOperator::FullOuter(_) => {
+                            super::parse_expr(&format!("coalesce({left}, {right_expr})"))?
+                        }
                         _ => left.clone(),
                     };
                     here.push((left_name.clone(), expr));
@@ -363,16 +368,6 @@ async fn resolve(
         }
     }
     Ok(Some((merged, visible)))
-}
-
-fn coalesce(left: Expr, right: Expr) -> Expr {
-    let sql = format!("coalesce({left}, {right})");
-    datafusion::sql::sqlparser::parser::Parser::new(
-        &datafusion::sql::sqlparser::dialect::GenericDialect {},
-    )
-    .try_with_sql(&sql)
-    .and_then(|mut p| p.parse_expr())
-    .unwrap_or(left)
 }
 
 fn matches_ident(name: &str, ident: &Ident) -> bool {
